@@ -1,0 +1,5 @@
+import sys
+
+from lsi_perception.cli import main
+
+sys.exit(main())

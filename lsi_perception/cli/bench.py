@@ -1,0 +1,58 @@
+"""``lsi bench {model,train,node,all}``: benchmarks that print a table and write JSON (never pass/fail).
+
+Each benchmark lives in ``lsi_perception/bench/<name>.py`` with ``add_arguments(parser)`` and
+``run(args) -> dict``; this module only wires them into the CLI and writes the JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+BENCHMARKS = ("model", "train", "node")
+
+
+def _load(name: str):
+    return importlib.import_module(f"lsi_perception.bench.{name}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="benchmarks: model latency/memory, train step, node overhead")
+    sub = parser.add_subparsers(dest="bench", metavar="BENCH")
+    for name in (*BENCHMARKS, "all"):
+        p = sub.add_parser(name, help=f"run the {name} benchmark" if name != "all" else "run every benchmark")
+        p.add_argument("--out", type=Path, default=Path("bench_out"), help="folder for the JSON results")
+        if name != "all":
+            try:
+                _load(name).add_arguments(p)
+            except ModuleNotFoundError:
+                pass
+        p.set_defaults(func=_run, bench=name)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _run(args: argparse.Namespace) -> int:
+    names = BENCHMARKS if args.bench == "all" else (args.bench,)
+    args.out.mkdir(parents=True, exist_ok=True)
+    status = 0
+    for name in names:
+        try:
+            module = _load(name)
+        except ModuleNotFoundError as exc:
+            print(f"bench {name}: not available in this checkout ({exc})", file=sys.stderr)
+            status = 1
+            continue
+        if args.bench == "all":
+            sub = argparse.ArgumentParser()
+            module.add_arguments(sub)
+            margs = sub.parse_args([])
+            margs.out = args.out
+        else:
+            margs = args
+        result = module.run(margs)
+        path = args.out / f"bench_{name}.json"
+        path.write_text(json.dumps(result, indent=2))
+        print(f"bench {name}: results written to {path}")
+    return status

@@ -1,0 +1,41 @@
+"""Where the package's data files live: the source tree in development, the ament share dir when installed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = "lsi_perception"
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_NAME = "lsi_pvt_b0_synthetic.safetensors"
+
+
+def share_dir() -> Path:
+    """The folder holding config/, launch/, models/, rviz/ and the fallback vision_msgs definitions.
+
+    A source checkout (editable install, tests) wins so edits are seen at once; otherwise the
+    ament index of an installed package (colcon install space or the pip venv prefix).
+    """
+    if (_SOURCE_ROOT / "package.xml").is_file() and (_SOURCE_ROOT / "config").is_dir():
+        return _SOURCE_ROOT
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory(PACKAGE))
+    except Exception as exc:  # PackageNotFoundError or no ament_index_python
+        raise FileNotFoundError(
+            f"cannot find the {PACKAGE} share directory: not a source checkout and not in the ament index "
+            f"({exc}); source your workspace's setup.bash or reinstall the package"
+        ) from exc
+
+
+def config_path(name: str) -> Path:
+    return share_dir() / "config" / name
+
+
+def default_checkpoint_path() -> Path:
+    """The small model shipped with the package (trained by config/train_synthetic.yaml)."""
+    return share_dir() / "models" / DEFAULT_MODEL_NAME
+
+
+def vision_msgs_definitions_dir() -> Path:
+    """The .msg files of the fallback vision_msgs build (also used to register types with rosbags)."""
+    return share_dir() / "fallback_interfaces" / "vision_msgs" / "msg"

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Builds the pip-only ROS 2 + PyTorch environment in .venv (or $LSI_VENV):
+#   1. a venv with the pinned ML stack and the ROS 2 Kilted wheels (requirements/*.txt),
+#   2. the wheels' exported CMake files pointed at this machine's Python and numpy headers,
+#   3. the vision_msgs interface package built from fallback_interfaces/ when it does not import,
+#   4. this package installed editable (console scripts lsi, lsi_detector; share/ and ament index).
+# Idempotent: a stamp of the inputs' hash makes a second run with nothing to do return at once.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${LSI_VENV:-$ROOT/.venv}
+PYTHON=${PYTHON:-python3}
+STAMP=$VENV/.lsi-setup-stamp
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+msgs_hash() {
+  cat "$ROOT"/fallback_interfaces/vision_msgs/CMakeLists.txt "$ROOT"/fallback_interfaces/vision_msgs/package.xml \
+      "$ROOT"/fallback_interfaces/vision_msgs/msg/*.msg "$ROOT"/requirements/ros.txt | sha256sum | cut -d' ' -f1
+}
+
+inputs_hash() {
+  cat "$ROOT"/requirements/*.txt "$ROOT"/tools/setup_venv.sh "$ROOT"/setup.py "$ROOT"/setup.cfg \
+      "$ROOT"/fallback_interfaces/vision_msgs/CMakeLists.txt "$ROOT"/fallback_interfaces/vision_msgs/msg/*.msg \
+    | sha256sum | cut -d' ' -f1
+}
+
+HASH=$(inputs_hash)
+if [[ -f $STAMP && "$(cat "$STAMP")" == "$HASH" ]]; then
+  log "environment up to date: $VENV"
+  exit 0
+fi
+
+start=$(date +%s)
+"$PYTHON" - <<'PY'
+import sys
+if not ((3, 10) <= sys.version_info[:2] <= (3, 13)):
+    sys.exit(f"[setup] Python {sys.version.split()[0]} found; the ROS 2 wheels exist for 3.10 to 3.13. "
+             "Set PYTHON=python3.11 (or another supported version) and rerun.")
+PY
+command -v cmake >/dev/null || { log "cmake not found: install it (apt-get install cmake) and rerun"; exit 1; }
+command -v cc >/dev/null || { log "no C compiler found: install one (apt-get install build-essential) and rerun"; exit 1; }
+
+if [[ ! -x $VENV/bin/python ]]; then
+  log "creating venv at $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+# pip -q, minus this machine's warnings about absent local index folders.
+pip_install() {
+  "$VENV/bin/python" -m pip --disable-pip-version-check -q install "$@" 2> >(grep -v "is ignored: it is neither" >&2)
+}
+pip_install --upgrade "pip>=24" "setuptools>=70,<80" wheel
+log "installing the ML stack (torch, timm, ...) and the ROS 2 Kilted wheels"
+pip_install -r "$ROOT/requirements/ml.txt" -r "$ROOT/requirements/ros.txt"
+
+# The ROS wheels were built in an image whose Python lived in /opt/python/cp3XX-cp3XX; their exported
+# CMake targets still name its include directories. Point them at this venv's real ones.
+PYINC=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
+NPINC=$("$VENV/bin/python" -c "import numpy; print(numpy.get_include())")
+PYVER=$("$VENV/bin/python" -c "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')")
+TAG=cp${PYVER/./}-cp${PYVER/./}
+{ grep -rl --include='*.cmake' "/opt/python/$TAG/" "$VENV/share" 2>/dev/null || true; } \
+  | xargs -r sed -i \
+      -e "s#/opt/python/$TAG/include/python$PYVER#$PYINC#g" \
+      -e "s#/opt/python/$TAG/lib/python$PYVER/site-packages/numpy/_core/include#$NPINC#g"
+
+if "$VENV/bin/python" -c "import vision_msgs.msg" 2>/dev/null \
+   && [[ -f $VENV/share/vision_msgs/.lsi-fallback-hash ]] \
+   && [[ "$(cat "$VENV/share/vision_msgs/.lsi-fallback-hash")" == "$(msgs_hash)" ]]; then
+  log "vision_msgs already built"
+else
+  log "building vision_msgs from fallback_interfaces/vision_msgs (about 40 s)"
+  BUILD=$(mktemp -d)
+  trap 'rm -rf "$BUILD"' EXIT
+  (
+    export PATH=$VENV/bin:$PATH
+    cmake -S "$ROOT/fallback_interfaces/vision_msgs" -B "$BUILD" \
+      -DCMAKE_INSTALL_PREFIX="$VENV" -DCMAKE_PREFIX_PATH="$VENV" \
+      -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release >"$BUILD/cmake.log" 2>&1 \
+      || { tail -n 40 "$BUILD/cmake.log" >&2; exit 1; }
+    cmake --build "$BUILD" -j "$(nproc)" >"$BUILD/build.log" 2>&1 || { tail -n 40 "$BUILD/build.log" >&2; exit 1; }
+    cmake --install "$BUILD" >"$BUILD/install.log" 2>&1 || { tail -n 40 "$BUILD/install.log" >&2; exit 1; }
+  )
+  msgs_hash >"$VENV/share/vision_msgs/.lsi-fallback-hash"
+  "$VENV/bin/python" -c "from vision_msgs.msg import Detection2DArray" \
+    || { log "vision_msgs was built but does not import"; exit 1; }
+fi
+
+log "installing lsi_perception (editable)"
+pip_install --no-deps --no-build-isolation -e "$ROOT" 2>"$VENV/.lsi-editable-install.log" \
+  || { cat "$VENV/.lsi-editable-install.log" >&2; exit 1; }
+
+# Make the venv a ROS prefix for this package too, laid out as a colcon install would be: the ament
+# index marker, share/lsi_perception (linked to the checkout, so edits are live) and the executables
+# under lib/lsi_perception where `ros2 run` looks for them.
+mkdir -p "$VENV/share/ament_index/resource_index/packages" "$VENV/share/lsi_perception" "$VENV/lib/lsi_perception"
+touch "$VENV/share/ament_index/resource_index/packages/lsi_perception"
+for item in package.xml launch config models rviz fallback_interfaces; do
+  ln -sfn "$ROOT/$item" "$VENV/share/lsi_perception/$item"
+done
+# Like sourcing a ROS setup.bash: ament_index_python finds packages in this prefix.
+SITE=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+echo 'import os, sys; os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)' >"$SITE/lsi_ament_prefix.pth"
+for exe in lsi_detector lsi; do
+  ln -sfn "$VENV/bin/$exe" "$VENV/lib/lsi_perception/$exe"
+done
+
+echo "$HASH" >"$STAMP"
+log "done in $(( $(date +%s) - start )) s; venv size $(du -sh "$VENV" | cut -f1)"
