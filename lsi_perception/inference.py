@@ -1,0 +1,221 @@
+"""``Detector``: checkpoint + preprocessing + network + decoding; the one way to get detections from an
+image pair (used by the ROS node, the bag tools, evaluation and the demo). No ROS imports.
+
+    det = Detector.from_checkpoint("model.safetensors")          # CUDA if present, else CPU
+    dets = det.predict(rgb_uint8_hxwx3, thermal_uint8_or_uint16)  # boxes in RGB pixel coordinates
+
+Preprocessing follows the checkpoint's ``PreprocessConfig`` (see ``lsi_perception.imaging``): thermal to
+[0, 1] and any resize run in numpy on the host; normalization, padding and batching run on the device
+(same formula as ``imaging.normalize_pair``, which training uses), so only uint8/float images cross the
+bus. On CUDA the model runs under fp16/bf16 autocast in channels_last; on CPU in fp32.
+"""
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from lsi_perception.checkpoint import CheckpointMeta, build_model_from_checkpoint
+from lsi_perception.imaging import Letterbox, check_rgb, check_thermal, letterbox, resize_to, thermal_to_unit
+from lsi_perception.model.decode import decode
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+_AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass
+class Detections:
+    """Detections of one image pair, in the RGB image's pixel coordinates.
+
+    boxes float32 [N, 4] xyxy; scores float32 [N] in [0, 1]; class_ids int64 [N] indexing class_names.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    class_ids: np.ndarray
+    class_names: tuple[str, ...] = field(default=("person",))
+
+    @classmethod
+    def empty(cls, class_names: Sequence[str]) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), tuple(class_names))
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    def names(self) -> list[str]:
+        """Class name of each detection."""
+        return [self.class_names[i] for i in self.class_ids.tolist()]
+
+    def to_xywh(self) -> np.ndarray:
+        """[N, 4] (x, y, width, height) with (x, y) the top-left corner (KAIST results format)."""
+        out = self.boxes.copy()
+        out[:, 2:] -= out[:, :2]
+        return out
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" -> CUDA when available, else CPU. An explicit CUDA device that is not present is an error."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {str(device)!r} requested but CUDA is not available; use device='cpu' or 'auto'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise RuntimeError(f"device {str(device)!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif dev.type != "cpu":
+        raise RuntimeError(f"device {str(device)!r} is not supported; use 'auto', 'cpu' or 'cuda[:N]'")
+    return dev
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto" -> bf16 on CUDA GPUs that support it, else fp16 on CUDA, fp32 on CPU."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} must be one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision='fp16' needs a CUDA device; use 'fp32' (or 'bf16') on CPU")
+    return precision
+
+
+class Detector:
+    """Run the detector on RGB + thermal pairs. See the module docstring.
+
+    Attributes: ``class_names``, ``device``, ``precision``, ``meta`` (CheckpointMeta), ``inference``
+    (InferenceConfig; score_threshold / nms_iou / max_detections may be changed between calls) and
+    ``last_timings_ms`` ({"preprocess", "model", "decode", "total"} of the last call).
+    """
+
+    def __init__(self, model: nn.Module, meta: CheckpointMeta, device: str | torch.device = "auto",
+                 precision: str = "auto", channels_last: bool | None = None, compile: bool | str = False) -> None:
+        self.meta = meta
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.class_names: tuple[str, ...] = meta.class_names
+        self.inference = replace(meta.inference)
+        self.preprocess = meta.preprocess
+        self.channels_last = (self.device.type == "cuda") if channels_last is None else channels_last
+        model = model.eval().to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self._model: nn.Module | None = model
+        self._forward = torch.compile(model, mode=compile if isinstance(compile, str) else None) if compile else model
+        p = self.preprocess
+        self._rgb_mean = torch.tensor(p.rgb_mean, device=self.device).view(1, 3, 1, 1) * 255.0
+        self._rgb_inv_std = 1.0 / (torch.tensor(p.rgb_std, device=self.device).view(1, 3, 1, 1) * 255.0)
+        self.last_timings_ms: dict[str, float] = {}
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto", precision: str = "auto",
+                        **kwargs) -> Detector:
+        net, meta = build_model_from_checkpoint(path)
+        return cls(net, meta, device=device, precision=precision, **kwargs)
+
+    # ------------------------------------------------------------------ public API
+
+    def predict(self, rgb: np.ndarray | None, thermal: np.ndarray | None, *, rgb_order: str = "rgb") -> Detections:
+        """Detect in one pair. rgb: uint8 HxWx3 (``rgb_order`` "rgb" or "bgr"); thermal: HxW uint8, uint16
+        or float32 (HxWx1 / HxWx3 gray accepted), same HxW as rgb. Either may be None (blanked)."""
+        return self.predict_batch([rgb], [thermal], rgb_order=rgb_order)[0]
+
+    def predict_batch(self, rgbs: Sequence[np.ndarray | None], thermals: Sequence[np.ndarray | None], *,
+                      rgb_order: str = "rgb") -> list[Detections]:
+        """Detect in several pairs at once (sizes may differ: each is letterboxed and the batch padded)."""
+        if self._model is None:
+            raise RuntimeError("this Detector was released; build a new one with Detector.from_checkpoint")
+        if len(rgbs) != len(thermals):
+            raise ValueError(f"got {len(rgbs)} rgb images but {len(thermals)} thermal images")
+        if not rgbs:
+            return []
+        if rgb_order not in ("rgb", "bgr"):
+            raise ValueError(f"rgb_order={rgb_order!r} must be 'rgb' or 'bgr'")
+        t0 = time.perf_counter()
+        rgb_t, th_t, boxes_lb = self._preprocess(rgbs, thermals, rgb_order)
+        t1 = time.perf_counter()
+        with torch.inference_mode(), self._autocast():
+            outputs = self._forward(rgb_t, th_t)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        t2 = time.perf_counter()
+        with torch.inference_mode():
+            per_image = decode(outputs, self.inference)
+            results = [self._to_detections(d, lb) for d, lb in zip(per_image, boxes_lb)]
+        t3 = time.perf_counter()
+        self.last_timings_ms = {"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3,
+                                "decode": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+        return results
+
+    def warmup(self, height: int = 512, width: int = 640) -> None:
+        """One prediction on a blank pair (cuDNN autotuning, compile, allocator) before real traffic."""
+        self.predict(np.zeros((height, width, 3), np.uint8), np.zeros((height, width), np.uint8))
+
+    def release(self) -> None:
+        """Drop the network and free its (GPU) memory; the Detector cannot predict afterwards."""
+        self._model = None
+        self._forward = None
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # ------------------------------------------------------------------ steps
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=_AUTOCAST_DTYPES[self.precision])
+
+    def _prepare_host(self, rgb: np.ndarray | None, thermal: np.ndarray | None, rgb_order: str
+                      ) -> tuple[np.ndarray | None, np.ndarray | None, Letterbox]:
+        """Validate, thermal -> [0, 1] and resize on the host; returns (rgb uint8, thermal float32, letterbox)."""
+        if rgb is None and thermal is None:
+            raise ValueError("rgb and thermal are both None: give at least one image of the pair")
+        if rgb is not None:
+            check_rgb(rgb)
+            if rgb_order == "bgr":
+                rgb = rgb[:, :, ::-1]
+        if thermal is not None:
+            thermal = check_thermal(thermal)
+        if rgb is not None and thermal is not None and rgb.shape[:2] != thermal.shape:
+            raise ValueError(
+                f"rgb ({rgb.shape[0]}x{rgb.shape[1]}) and thermal ({thermal.shape[0]}x{thermal.shape[1]}) must have "
+                "the same size: register (warp) the thermal image to the RGB camera first"
+            )
+        h, w = rgb.shape[:2] if rgb is not None else thermal.shape
+        lb = letterbox(h, w, self.preprocess)
+        rgb_r = np.ascontiguousarray(resize_to(rgb, lb)) if rgb is not None else None
+        th_r = resize_to(thermal_to_unit(thermal, self.preprocess.thermal), lb) if thermal is not None else None
+        return rgb_r, th_r, lb
+
+    def _preprocess(self, rgbs, thermals, rgb_order: str) -> tuple[torch.Tensor, torch.Tensor, list[Letterbox]]:
+        """Host prep per image, then normalize into a zero (= blank, = padding) batch on the device."""
+        prepared = [self._prepare_host(r, t, rgb_order) for r, t in zip(rgbs, thermals)]
+        lbs = [lb for _, _, lb in prepared]
+        hp = max(lb.padded_h for lb in lbs)
+        wp = max(lb.padded_w for lb in lbs)
+        n = len(prepared)
+        mf = torch.channels_last if self.channels_last else torch.contiguous_format
+        rgb_t = torch.zeros((n, 3, hp, wp), device=self.device).contiguous(memory_format=mf)
+        th_t = torch.zeros((n, 1, hp, wp), device=self.device)
+        p = self.preprocess
+        for i, (rgb, th, lb) in enumerate(prepared):
+            if rgb is not None:
+                x = torch.from_numpy(rgb).to(self.device, non_blocking=True).permute(2, 0, 1).unsqueeze(0).float()
+                rgb_t[i:i + 1, :, : lb.out_h, : lb.out_w] = (x - self._rgb_mean) * self._rgb_inv_std
+            if th is not None:
+                x = torch.from_numpy(th).to(self.device, non_blocking=True)
+                th_t[i, 0, : lb.out_h, : lb.out_w] = (x - p.thermal_mean) * (1.0 / p.thermal_std)
+        return rgb_t, th_t, lbs
+
+    def _to_detections(self, det: dict[str, torch.Tensor], lb: Letterbox) -> Detections:
+        boxes = lb.to_original(det["boxes"].float().cpu().numpy())
+        return Detections(boxes=boxes, scores=det["scores"].float().cpu().numpy().astype(np.float32),
+                          class_ids=det["labels"].cpu().numpy().astype(np.int64), class_names=self.class_names)
