@@ -1,0 +1,219 @@
+"""LSI regularizer: keep both modalities informative (Das et al., ICIP 2023; Gat et al., NeurIPS 2020).
+
+For modality m, perturb its pre-fusion features x_m with Gaussian noise, x_m + sigma_m * eps with
+eps ~ N(0, I) and sigma_m the features' own (detached) per-image, per-channel spatial standard deviation,
+keep the other modality clean, and look at a positive scalar functional f of the score map. The
+Logarithmic Sobolev Inequality bounds the functional entropy of f under that Gaussian measure,
+
+    Ent(f) = E[f log f] - E[f] log E[f]  <=  1/2 E[ |grad_eps f|^2 / f ]  =  1/2 I_m,
+
+so the functional Fisher information I_m (taken w.r.t. the standardized noise eps, which makes it
+invariant to the scale of each modality's features) measures how much of the detector's output that
+modality carries. The regularizer R = ||(1/I_vis, 1/I_th)||_2 is largest when one modality carries
+little: minimizing it raises the information of the weaker modality (the max-entropy form of Gat et al.).
+
+Cost: the backbones run once per step. Here only fusion + neck + heads run again, once, on a batch of
+``2 * n * B`` feature sets (n noise samples for the visible-perturbed half, n for the thermal-perturbed
+half), and one ``autograd.grad(sum(f), eps, create_graph=True)`` gives every per-sample gradient at
+once, because f of one sample does not depend on the others (batch norm runs on its running statistics
+in this pass, see ``_frozen_batch_norm``). With ``create_graph`` the result stays differentiable, so R
+trains the fusion, neck, heads and, through x_m, both backbones.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+from .config import LossConfig
+
+
+class FusedDetector(Protocol):
+    """What the regularizer needs from the network (see lsi_perception/model)."""
+
+    def forward_fused(self, vis: list[Tensor], th: list[Tensor]) -> dict[str, Tensor]: ...
+
+    def modules(self) -> Iterator[nn.Module]: ...
+
+
+@contextlib.contextmanager
+def _frozen_batch_norm(net: nn.Module) -> Iterator[None]:
+    """Run batch-norm layers on their running statistics, without updating them, inside the block.
+
+    Two reasons: noisy features must not leak into the running statistics used at inference, and with
+    batch statistics every sample's f would depend on every other sample's noise, so one backward of
+    sum(f) would no longer give per-sample gradients.
+    """
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    for m in bns:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m in bns:
+            m.train()
+
+
+def score_functional(score_logits: Tensor, kind: str = "mean", topk: int = 100) -> Tensor:
+    """Scalar positive functional f per image of the score map: [N, C, h, w] -> [N] in (0, 1).
+
+    "mean": the mean score probability over all locations and classes, i.e. the detector's total
+    "pedestrian mass". It is smooth, involves every location (so every feature position gets a gradient)
+    and needs no targets, which the regularizer does not see. "topk": the mean of the k highest
+    probabilities, which focuses on the locations that become detections (background dominates the
+    plain mean once training has pushed most locations toward 0). Both are means of probabilities, so
+    f > 0 as the Fisher information's 1/f needs, and are computed in float32.
+    """
+    prob = score_logits.float().sigmoid().flatten(1)
+    if kind == "mean":
+        return prob.mean(dim=1)
+    if kind == "topk":
+        return prob.topk(min(topk, prob.shape[1]), dim=1).values.mean(dim=1)
+    raise ValueError(f"functional kind={kind!r} is not 'mean' or 'topk'")
+
+
+def _feature_std(x: Tensor) -> Tensor:
+    """Detached per-image, per-channel spatial standard deviation: [B, C, h, w] -> [B, C, 1, 1]."""
+    x = x.detach().float()
+    if x.shape[-1] * x.shape[-2] < 2:
+        return x.flatten(1).std(dim=1).reshape(-1, 1, 1, 1).expand(-1, x.shape[1], 1, 1)
+    return x.std(dim=(2, 3), keepdim=True)
+
+
+class LSIRegularizer:
+    """``LSIRegularizer(cfg)(net, vis_feats, th_feats) -> (R, stats)``.
+
+    vis_feats, th_feats: the lists of 4 per-stage pre-fusion features from ``net.extract_features``
+    ([B, C_s, h_s, w_s], strides 4..32). R: scalar tensor, differentiable for the network parameters
+    when autograd is enabled (otherwise a detached value, e.g. for validation logs). stats: floats
+    "I_vis", "I_th" (Fisher informations, or functional entropies with estimator "entropy"),
+    "ratio" = I_vis / I_th (> 1: visible dominates) and "R".
+
+    Estimators: "fisher" (default) I_m = E[|grad_eps f|^2 / f] over images and noise samples; "entropy"
+    E_images[ E_n[f log f] - E_n[f] log E_n[f] ] over the n >= 2 noise samples, which needs no gradient
+    w.r.t. the features (no double backward: cheaper, but noisier for small n). ``cfg.lsi_normalize``
+    (default) multiplies R by the detached mean (I_vis + I_th) / 2: the gradient direction is that of
+    ||(1/I_vis, 1/I_th)||, while the value becomes scale-free (sqrt(2) when the modalities are balanced,
+    ~ I_mean / I_min when one is weak), so ``delta`` does not depend on the magnitude of f or of the
+    feature dimension.
+    """
+
+    def __init__(self, cfg: LossConfig | None = None, *, generator: torch.Generator | None = None) -> None:
+        cfg = cfg or LossConfig()
+        cfg.validate()
+        self.samples = cfg.lsi_samples
+        self.estimator = cfg.lsi_estimator
+        self.noise_scale = cfg.lsi_noise_scale
+        self.functional = cfg.lsi_functional
+        self.topk = cfg.lsi_topk
+        self.stages = tuple(sorted(set(cfg.lsi_stages)))
+        self.eps = cfg.lsi_eps
+        self.normalize = cfg.lsi_normalize
+        self.generator = generator
+
+    def __call__(
+        self, net: FusedDetector, vis_feats: Sequence[Tensor], th_feats: Sequence[Tensor]
+    ) -> tuple[Tensor, dict[str, float]]:
+        if len(vis_feats) != len(th_feats) or max(self.stages) >= len(vis_feats):
+            raise ValueError(
+                f"LSIRegularizer got {len(vis_feats)} visible and {len(th_feats)} thermal feature stages; "
+                f"it perturbs stages {self.stages}: pass both lists from net.extract_features"
+            )
+        differentiable = torch.is_grad_enabled()
+        fisher = self.estimator == "fisher"
+        with torch.enable_grad() if fisher else contextlib.nullcontext():
+            vis_in, th_in, noise_vis, noise_th = self._perturbed_batch(vis_feats, th_feats, leaf=fisher)
+            with _frozen_batch_norm(net):  # type: ignore[arg-type]
+                outputs = net.forward_fused(vis_in, th_in)
+            f = score_functional(outputs["score_logits"], self.functional, self.topk)  # [2 * n * B]
+            f_vis, f_th = f.chunk(2)  # visible-perturbed half, thermal-perturbed half: [n * B] each
+            if fisher:
+                info_vis, info_th = self._fisher(f, f_vis, f_th, noise_vis, noise_th, differentiable)
+            else:
+                info_vis, info_th = self._entropy(f_vis), self._entropy(f_th)
+        if not differentiable:
+            info_vis, info_th = info_vis.detach(), info_th.detach()
+
+        reg = self._combine(info_vis, info_th)
+        values = torch.stack((info_vis.detach(), info_th.detach(), reg.detach())).tolist()
+        stats = {
+            "I_vis": values[0],
+            "I_th": values[1],
+            "ratio": values[0] / values[1] if values[1] > 0 else float("inf"),
+            "R": values[2],
+        }
+        return reg, stats
+
+    def _combine(self, info_vis: Tensor, info_th: Tensor) -> Tensor:
+        """R = ||(1/I_vis, 1/I_th)||_2 with each I floored at eps * mean(I) (so R stays finite when a
+        modality carries nothing), times the detached mean when normalizing."""
+        mean = ((info_vis + info_th) / 2).detach().clamp(min=torch.finfo(torch.float32).tiny)
+        floor = self.eps * mean
+        reg = torch.linalg.vector_norm(torch.stack((1 / (info_vis + floor), 1 / (info_th + floor))))
+        return reg * mean if self.normalize else reg
+
+    def _perturbed_batch(
+        self, vis_feats: Sequence[Tensor], th_feats: Sequence[Tensor], leaf: bool
+    ) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
+        """Stage lists of [2 * n * B, C, h, w]: first n*B rows visible-perturbed, last n*B thermal-perturbed.
+
+        Row k * B + b of each half is noise sample k of image b. Returns the standard-normal noise tensors
+        of the perturbed stages (autograd leaves when ``leaf``) so grad_eps f = sigma * grad_x f comes
+        straight out of autograd.
+        """
+        n = self.samples
+        vis_in, th_in, noise_vis, noise_th = [], [], [], []
+        for s, (v, t) in enumerate(zip(vis_feats, th_feats)):
+            v_rep, t_rep = v.repeat(n, 1, 1, 1), t.repeat(n, 1, 1, 1)
+            v_noisy, t_noisy = v_rep, t_rep
+            if s in self.stages:
+                v_noisy = self._perturb(v, v_rep, noise_vis, leaf)
+                t_noisy = self._perturb(t, t_rep, noise_th, leaf)
+            vis_in.append(torch.cat((v_noisy, v_rep)))
+            th_in.append(torch.cat((t_rep, t_noisy)))
+        return vis_in, th_in, noise_vis, noise_th
+
+    def _perturb(self, x: Tensor, x_rep: Tensor, noise_store: list[Tensor], leaf: bool) -> Tensor:
+        """x_rep + sigma(x) * eps for the n-times repeated features; appends eps to ``noise_store``."""
+        eps = torch.randn(x_rep.shape, device=x.device, dtype=x.dtype, generator=self.generator)
+        eps.requires_grad_(leaf)
+        noise_store.append(eps)
+        sigma = (self.noise_scale * _feature_std(x)).to(x.dtype).repeat(self.samples, 1, 1, 1)
+        return x_rep + sigma * eps
+
+    def _fisher(
+        self,
+        f: Tensor,
+        f_vis: Tensor,
+        f_th: Tensor,
+        noise_vis: list[Tensor],
+        noise_th: list[Tensor],
+        create_graph: bool,
+    ) -> tuple[Tensor, Tensor]:
+        """(I_vis, I_th) = mean over rows of |grad_eps f|^2 / f for each half, from one backward of sum(f)."""
+        grads = torch.autograd.grad(f.sum(), [*noise_vis, *noise_th], create_graph=create_graph, allow_unused=True)
+        k = len(noise_vis)
+        infos = []
+        for half_f, half_grads in ((f_vis, grads[:k]), (f_th, grads[k:])):
+            sq_norm = torch.zeros_like(half_f)
+            for g in half_grads:
+                if g is not None:  # a stage forward_fused does not use contributes nothing
+                    sq_norm = sq_norm + g.float().pow(2).flatten(1).sum(dim=1)
+            infos.append((sq_norm / half_f.clamp(min=1e-12)).mean())
+        return infos[0], infos[1]
+
+    def _entropy(self, f_half: Tensor) -> Tensor:
+        """Functional entropy over the noise samples, averaged over images: [n * B] -> scalar >= 0.
+
+        E[f log f] - E[f] log E[f] is computed as E[m (r log r - r + 1)] with m = E[f], r = f / m (equal,
+        since E[r] = 1), in float64: every term is >= 0 and the float32 difference of two nearly equal
+        numbers (the entropy is ~1e-8 for f ~ 0.01 under small noise) would be mostly rounding error.
+        """
+        f = f_half.double().reshape(self.samples, -1).clamp(min=1e-12)  # [n, B]
+        mean_f = f.mean(dim=0, keepdim=True)
+        r = f / mean_f
+        ent = (mean_f * (torch.xlogy(r, r) - r + 1)).mean(dim=0)
+        return ent.mean().float()
