@@ -1,0 +1,1 @@
+"""lsi_perception.data"""

@@ -1,0 +1,49 @@
+"""The Sample dict every dataset returns and every transform takes, plus the label vocabulary.
+
+A Sample is a plain dict (cheap to copy, easy to extend) with these keys:
+
+- ``rgb``: uint8 HxWx3, RGB channel order.
+- ``thermal``: HxW uint8 (or uint16 for radiometric data), registered to the RGB image.
+- ``boxes``: float32 [N, 4] xyxy pixels in the RGB image.
+- ``labels``: int64 [N], index into the dataset's ``class_names``.
+- ``ignore``: bool [N]; True marks an ignore region (crowds ``people``, ``person?``, ``cyclist``,
+  boxes too small or too clipped): a detection there is neither a hit nor a false positive.
+- ``image_id``: str, the KAIST-style name (e.g. ``set06/V000/I00019``).
+- ``index``: int, position in the dataset.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Sample = dict[str, Any]
+
+# KAIST labels that are ignore regions, never positives (Hwang et al. CVPR 2015 protocol).
+KAIST_IGNORE_LABELS = frozenset({"people", "person?", "cyclist", "person?a"})
+
+
+def empty_targets() -> dict[str, np.ndarray]:
+    """Zero-length boxes/labels/ignore arrays with the right dtypes and shapes."""
+    return {
+        "boxes": np.zeros((0, 4), np.float32),
+        "labels": np.zeros((0,), np.int64),
+        "ignore": np.zeros((0,), bool),
+    }
+
+
+def make_targets(boxes: list[list[float]] | np.ndarray, labels: list[int], ignore: list[bool]) -> dict[str, np.ndarray]:
+    """Pack per-object lists into the Sample's target arrays."""
+    if len(labels) == 0:
+        return empty_targets()
+    return {
+        "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
+        "labels": np.asarray(labels, np.int64),
+        "ignore": np.asarray(ignore, bool),
+    }
+
+
+def select_objects(sample: Sample, keep: np.ndarray) -> None:
+    """Keep only the objects where ``keep`` (bool [N]) is True, in place."""
+    for key in ("boxes", "labels", "ignore"):
+        sample[key] = sample[key][keep]
