@@ -124,6 +124,7 @@ class SyntheticObject:
     occlusion: int  # 0 none, 1 partial (<= 50 % hidden), 2 heavy
     ignore: bool
     visible_fraction: float
+    instance_id: int = 0  # value of this person's pixels in SyntheticFrame.instance_map
 
 
 @dataclass
@@ -357,7 +358,7 @@ class DriveSimulator:
             hidden = 1.0 - vis_frac
             occlusion = 0 if hidden < 0.1 else (1 if hidden <= 0.5 else 2)
             ignore = height < cfg.ignore_below_height or d.area_in_frame / d.area < cfg.min_in_frame_fraction
-            objects.append(SyntheticObject(d.track_id, box, height, occlusion, bool(ignore), vis_frac))
+            objects.append(SyntheticObject(d.track_id, box, height, occlusion, bool(ignore), vis_frac, d.instance_id))
         return objects
 
     def _camera_effects(self, rgb: np.ndarray, thermal: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:

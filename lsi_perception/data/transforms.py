@@ -1,0 +1,203 @@
+"""Paired transforms on Sample dicts: geometry applied identically to RGB, thermal and boxes; photometry per modality.
+
+Every transform is a callable ``Sample -> Sample`` that returns a new dict (inputs are not modified).
+Randomness comes from a ``random.Random`` (the stdlib generator, which PyTorch reseeds in every
+DataLoader worker); pass ``rng`` for reproducible tests.
+
+    train_tf = Compose([RandomHorizontalFlip(), RandomScale(0.75, 1.25), RandomCrop((512, 640)),
+                        ResizePad(preprocess), PhotometricJitter("rgb"), PhotometricJitter("thermal")])
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from ..config import PreprocessConfig
+from ..imaging import letterbox, resize_to
+from .sample import Sample
+
+
+def _copy(sample: Sample) -> Sample:
+    return dict(sample)
+
+
+def _resize_pair(sample: Sample, out_h: int, out_w: int) -> Sample:
+    """Resize both images to out_h x out_w and scale the boxes with them."""
+    s = _copy(sample)
+    h, w = sample["rgb"].shape[:2]
+    interp = cv2.INTER_AREA if out_h * out_w < h * w else cv2.INTER_LINEAR
+    s["rgb"] = cv2.resize(sample["rgb"], (out_w, out_h), interpolation=interp)
+    s["thermal"] = cv2.resize(sample["thermal"], (out_w, out_h), interpolation=interp)
+    boxes = sample["boxes"].copy()
+    boxes[:, 0::2] *= out_w / w
+    boxes[:, 1::2] *= out_h / h
+    s["boxes"] = boxes
+    return s
+
+
+class Compose:
+    def __init__(self, transforms: Sequence[Callable[[Sample], Sample]]) -> None:
+        self.transforms = list(transforms)
+
+    def __call__(self, sample: Sample) -> Sample:
+        for t in self.transforms:
+            sample = t(sample)
+        return sample
+
+    def __repr__(self) -> str:
+        return f"Compose({self.transforms!r})"
+
+
+class RandomHorizontalFlip:
+    """Mirror both images and the boxes with probability ``p``."""
+
+    def __init__(self, p: float = 0.5, rng: random.Random | None = None) -> None:
+        self.p, self.rng = p, rng or random
+
+    def __call__(self, sample: Sample) -> Sample:
+        if self.rng.random() >= self.p:
+            return sample
+        s = _copy(sample)
+        w = sample["rgb"].shape[1]
+        s["rgb"] = np.ascontiguousarray(sample["rgb"][:, ::-1])
+        s["thermal"] = np.ascontiguousarray(sample["thermal"][:, ::-1])
+        boxes = sample["boxes"].copy()
+        boxes[:, [0, 2]] = w - sample["boxes"][:, [2, 0]]
+        s["boxes"] = boxes
+        return s
+
+
+class RandomScale:
+    """Resize the pair by a factor drawn uniformly from [min_scale, max_scale] (scale jitter)."""
+
+    def __init__(self, min_scale: float = 0.75, max_scale: float = 1.25, rng: random.Random | None = None) -> None:
+        if not 0 < min_scale <= max_scale:
+            raise ValueError(f"RandomScale needs 0 < min_scale <= max_scale, got {min_scale}, {max_scale}")
+        self.min_scale, self.max_scale, self.rng = min_scale, max_scale, rng or random
+
+    def __call__(self, sample: Sample) -> Sample:
+        f = self.rng.uniform(self.min_scale, self.max_scale)
+        h, w = sample["rgb"].shape[:2]
+        return _resize_pair(sample, max(1, round(h * f)), max(1, round(w * f)))
+
+
+class RandomCrop:
+    """Cut a ``size`` = (height, width) window at a random position (zero-padding images that are smaller).
+
+    Boxes are clipped to the window; a box keeping less than ``min_visible`` of its area is dropped,
+    and one cut to less than ``ignore_below_visible`` becomes an ignore region (a half person at the
+    edge is a poor positive but must not be a negative either).
+    """
+
+    def __init__(self, size: tuple[int, int], min_visible: float = 0.25, ignore_below_visible: float = 0.6,
+                 rng: random.Random | None = None) -> None:
+        self.size = (int(size[0]), int(size[1]))
+        self.min_visible, self.ignore_below_visible = min_visible, ignore_below_visible
+        self.rng = rng or random
+
+    def __call__(self, sample: Sample) -> Sample:
+        ch, cw = self.size
+        h, w = sample["rgb"].shape[:2]
+        y0 = self.rng.randint(0, max(0, h - ch))
+        x0 = self.rng.randint(0, max(0, w - cw))
+        s = _copy(sample)
+        for key in ("rgb", "thermal"):
+            img = sample[key]
+            out = np.zeros((ch, cw) + img.shape[2:], img.dtype)
+            part = img[y0:y0 + ch, x0:x0 + cw]
+            out[: part.shape[0], : part.shape[1]] = part
+            s[key] = out
+        boxes = sample["boxes"] - np.array([x0, y0, x0, y0], np.float32)
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        clipped = boxes.copy()
+        clipped[:, 0::2] = clipped[:, 0::2].clip(0, min(cw, w - x0))
+        clipped[:, 1::2] = clipped[:, 1::2].clip(0, min(ch, h - y0))
+        kept_area = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+        visible = np.where(area > 0, kept_area / np.maximum(area, 1e-6), 0.0)
+        keep = visible >= self.min_visible
+        s["boxes"] = clipped[keep]
+        s["labels"] = sample["labels"][keep]
+        s["ignore"] = sample["ignore"][keep] | (visible[keep] < self.ignore_below_visible)
+        return s
+
+
+class ResizePad:
+    """Letterbox to the network input of ``PreprocessConfig`` and pad bottom/right to a fixed size.
+
+    The resize is ``imaging.letterbox`` (what the Detector does at inference), so training and
+    deployment see pedestrians at the same scale. The pad goes to ``input_size`` rounded up to
+    ``pad_multiple`` so every sample in a batch has the same shape (with ``input_size=None`` only the
+    rounding is applied, and batches need same-size images).
+    """
+
+    def __init__(self, preprocess: PreprocessConfig) -> None:
+        self.preprocess = preprocess
+
+    def _target(self, lb_h: int, lb_w: int) -> tuple[int, int]:
+        m = max(1, int(self.preprocess.pad_multiple))
+        if self.preprocess.input_size is None:
+            return lb_h + (-lb_h % m), lb_w + (-lb_w % m)
+        th, tw = self.preprocess.input_size
+        return th + (-th % m), tw + (-tw % m)
+
+    def __call__(self, sample: Sample) -> Sample:
+        h, w = sample["rgb"].shape[:2]
+        lb = letterbox(h, w, self.preprocess)
+        s = _copy(sample)
+        rgb = resize_to(sample["rgb"], lb)
+        thermal = resize_to(sample["thermal"], lb)
+        ph, pw = self._target(lb.out_h, lb.out_w)
+        s["rgb"] = cv2.copyMakeBorder(rgb, 0, ph - lb.out_h, 0, pw - lb.out_w, cv2.BORDER_CONSTANT, value=0)
+        s["thermal"] = cv2.copyMakeBorder(thermal, 0, ph - lb.out_h, 0, pw - lb.out_w, cv2.BORDER_CONSTANT, value=0)
+        s["boxes"] = lb.to_network(sample["boxes"])
+        s["letterbox"] = lb
+        return s
+
+
+class PhotometricJitter:
+    """Random brightness/contrast (and, for RGB, saturation) change of one modality only.
+
+    Applying independent jitter to each modality keeps the network from relying on a fixed
+    brightness relation between the two cameras. Works for uint8 and uint16 thermal images.
+    """
+
+    def __init__(self, modality: str, brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2,
+                 p: float = 0.8, rng: random.Random | None = None) -> None:
+        if modality not in ("rgb", "thermal"):
+            raise ValueError(f"PhotometricJitter modality {modality!r} must be 'rgb' or 'thermal'")
+        self.modality, self.brightness, self.contrast = modality, brightness, contrast
+        self.saturation, self.p, self.rng = saturation, p, rng or random
+
+    def __call__(self, sample: Sample) -> Sample:
+        if self.rng.random() >= self.p:
+            return sample
+        img = sample[self.modality]
+        top = float(np.iinfo(img.dtype).max) if np.issubdtype(img.dtype, np.integer) else 1.0
+        x = img.astype(np.float32)
+        c = 1.0 + self.rng.uniform(-self.contrast, self.contrast)
+        b = self.rng.uniform(-self.brightness, self.brightness) * top
+        mean = float(x.mean())
+        x = (x - mean) * c + mean + b
+        if self.modality == "rgb" and self.saturation > 0:
+            gray = x.mean(axis=2, keepdims=True)
+            x = gray + (x - gray) * (1.0 + self.rng.uniform(-self.saturation, self.saturation))
+        s = _copy(sample)
+        s[self.modality] = np.clip(x, 0, top).astype(img.dtype)
+        return s
+
+
+def build_train_transforms(preprocess: PreprocessConfig, scale_range: tuple[float, float] = (0.75, 1.25),
+                           flip_p: float = 0.5) -> Compose:
+    """The standard training pipeline: flip, scale jitter, crop to the input size, letterbox, jitter."""
+    steps: list[Callable[[Sample], Sample]] = [RandomHorizontalFlip(flip_p), RandomScale(*scale_range)]
+    if preprocess.input_size is not None:
+        steps.append(RandomCrop(tuple(preprocess.input_size)))
+    steps += [ResizePad(preprocess), PhotometricJitter("rgb"), PhotometricJitter("thermal")]
+    return Compose(steps)
+
+
+def build_eval_transforms(preprocess: PreprocessConfig) -> Compose:
+    return Compose([ResizePad(preprocess)])
