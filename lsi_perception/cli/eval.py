@@ -1,0 +1,76 @@
+"""``lsi eval``: KAIST log-average miss rate of one or more results files, as a table, JSON and a plot.
+
+    lsi eval --annotations KAIST_annotation.json --results MBNet_result.txt MLPD_result.txt \\
+             --plot curves.png --json -
+
+Results files are txt (``image_id,x,y,w,h,score``, 1-based image ids) or COCO result JSON (0-based).
+With ``--json -`` the JSON goes to stdout and the table to stderr, so the output can be piped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+_SETTING_NAMES = ("reasonable", "all", "near", "medium", "far", "occ_none", "occ_partial", "occ_heavy")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="KAIST log-average miss rate (MR^-2) of detection results files",
+        description="Evaluate detection results with the KAIST multispectral benchmark protocol: MR^-2 (%%) "
+        "for Reasonable, All, Near/Medium/Far and occlusion settings, on all/day/night images.",
+    )
+    parser.add_argument("--annotations", type=Path, required=True, help="COCO-style KAIST annotation JSON")
+    parser.add_argument("--results", type=Path, nargs="+", required=True, metavar="RESULTS",
+                        help="results files (txt image_id,x,y,w,h,score with 1-based ids, or COCO result JSON); "
+                        "each is named by its file stem")
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="draw the FPPI / miss-rate curves of every results file")
+    parser.add_argument("--plot-setting", default="reasonable", choices=_SETTING_NAMES, help="setting to plot (default: reasonable)")
+    parser.add_argument("--json", metavar="OUT|-", help="write {stem: {setting: {all, day, night}}} to a file, or '-' for stdout")
+    parser.add_argument("--caltech-height-filter", action="store_true",
+                        help="ignore unmatched detections more than 1.25x outside a setting's height range "
+                        "(Caltech toolbox); off by default, as in the KAIST reference evaluator")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lsi_perception.eval import (
+        CALTECH_DETECTION_HEIGHT_EXPANSION,
+        evaluate,
+        load_annotations,
+        load_results,
+    )
+    from lsi_perception.eval.report import format_table
+
+    names = [path.stem for path in args.results]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"results files share the name(s) {', '.join(duplicates)}; results are keyed by file stem, rename one")
+
+    ann = load_annotations(args.annotations)
+    expansion = CALTECH_DETECTION_HEIGHT_EXPANSION if args.caltech_height_filter else None
+    results = {
+        name: evaluate(ann, load_results(path, ann), detection_height_expansion=expansion)
+        for name, path in zip(names, args.results)
+    }
+
+    table_stream = sys.stderr if args.json == "-" else sys.stdout
+    print(format_table(results), file=table_stream)
+    if args.json:
+        payload = json.dumps({name: result.to_json() for name, result in results.items()}, indent=2)
+        if args.json == "-":
+            print(payload)
+        else:
+            out = Path(args.json)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(payload + "\n")
+            print(f"MR^-2 written to {out}", file=table_stream)
+    if args.plot:
+        from lsi_perception.eval.plot import plot_curves
+
+        path = plot_curves(results, args.plot, setting=args.plot_setting)
+        print(f"FPPI / miss-rate curves written to {path}", file=table_stream)
+    return 0
