@@ -1,0 +1,82 @@
+"""``lsi eval`` end to end, in process: table, JSON on stdout, the plot file, and clear errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lsi_perception.cli import main
+from lsi_perception.eval import SETTINGS, TIMES
+
+ANNOTATIONS = {
+    "images": [{"id": i, "im_name": f"set{s:02d}/V000/I{i:05d}"} for i, s in enumerate([6, 6, 7, 9, 10, 11])],
+    "annotations": [
+        {"image_id": i, "bbox": [100 + 40 * i, 100, 30, 70], "height": 70, "occlusion": 0, "ignore": 0} for i in range(6)
+    ],
+}
+
+
+@pytest.fixture()
+def files(tmp_path):
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(ANNOTATIONS))
+    good = tmp_path / "good_method.txt"
+    good.write_text("".join(f"{i + 1},{100 + 40 * i},100,30,70,0.9\n" for i in range(6)) + "2,500,300,30,70,0.5\n")
+    weak = tmp_path / "weak_method.json"
+    weak.write_text(json.dumps([{"image_id": i, "bbox": [100 + 40 * i, 100, 30, 70], "score": 0.4} for i in range(3)]
+                               + [{"image_id": 4, "bbox": [500, 300, 30, 70], "score": 0.9}]))
+    return ann, good, weak
+
+
+def test_json_to_stdout_table_to_stderr_and_plot(files, tmp_path, capsys):
+    ann, good, weak = files
+    png = tmp_path / "plots" / "curves.png"
+    rc = main(["eval", "--annotations", str(ann), "--results", str(good), str(weak), "--json", "-", "--plot", str(png)])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    payload = json.loads(out)
+    assert list(payload) == ["good_method", "weak_method"]
+    for method in payload.values():
+        assert set(method) == {s.name for s in SETTINGS}
+        assert all(set(by_time) == set(TIMES) for by_time in method.values())
+    assert payload["good_method"]["reasonable"]["all"] < 1e-6
+    assert payload["weak_method"]["reasonable"]["all"] > payload["good_method"]["reasonable"]["all"]
+    assert "Reasonable" in err and "good_method" in err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_json_file_output_and_table_on_stdout(files, tmp_path, capsys):
+    ann, good, _ = files
+    out_json = tmp_path / "mr.json"
+    assert main(["eval", "--annotations", str(ann), "--results", str(good), "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("KAIST log-average miss rate") and "Occ heavy" in out
+    assert json.loads(out_json.read_text())["good_method"]["all"]["night"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_malformed_results_exit_2_with_file_and_line(files, tmp_path, capsys):
+    ann, good, _ = files
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1,100,100,30,70,0.9\n9,100,100,30,70,0.9\n")
+    assert main(["eval", "--annotations", str(ann), "--results", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2: image id 9 is outside 1..6" in err
+
+
+def test_same_stem_twice_is_an_error(files, tmp_path, capsys):
+    ann, good, _ = files
+    other = tmp_path / "sub"
+    other.mkdir()
+    (other / good.name).write_text(good.read_text())
+    assert main(["eval", "--annotations", str(ann), "--results", str(good), str(other / good.name)]) == 2
+    assert "good_method" in capsys.readouterr().err
+
+
+def test_kaist_reference_figures_through_the_command(kaist_eval_dir, capsys):
+    results = [str(kaist_eval_dir / n) for n in ("MBNet_result.txt", "MLPD_result.txt")]
+    assert main(["eval", "--annotations", str(kaist_eval_dir / "KAIST_annotation.json"), "--results", *results, "--json", "-"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    got = {name: [round(payload[name]["reasonable"][t], 2) for t in TIMES] for name in payload}
+    assert got == {"MBNet_result": [8.13, 8.28, 7.86], "MLPD_result": [7.58, 7.96, 6.95]}
+    assert np.isfinite([v for m in payload.values() for s in m.values() for v in s.values()]).all()
