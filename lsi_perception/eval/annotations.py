@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ class AnnotationFormatError(ValueError):
     """The annotation file does not have the KAIST COCO-style shape; the message names file and element."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class KaistAnnotations:
     """Ground truth of one evaluation set. Ground truths are sorted by image (file order within an image).
 
@@ -104,13 +105,9 @@ class KaistAnnotations:
             raise KeyError(f"image index {index} is outside 0..{self.num_images - 1} of the annotations {self.source}")
         return index
 
-    @property
+    @cached_property
     def _name_to_index(self) -> dict[str, int]:
-        cached = self.__dict__.get("_name_index_cache")
-        if cached is None:
-            cached = {name: i for i, name in enumerate(self.im_names)}
-            object.__setattr__(self, "_name_index_cache", cached)
-        return cached
+        return {name: i for i, name in enumerate(self.im_names)}
 
 
 def load_annotations(path: str | Path) -> KaistAnnotations:

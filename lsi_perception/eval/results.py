@@ -34,7 +34,7 @@ class ResultsFormatError(ValueError):
     """A results file line (or JSON element) is malformed or names an unknown image."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DetectionTable:
     """All detections of a results set, sorted by image then by descending score (stable), flattened.
 
