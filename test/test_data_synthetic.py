@@ -1,0 +1,123 @@
+"""The synthetic generator: deterministic per seed, annotations match the drawing, KAIST layout loads."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lsi_perception.data import KaistDataset, SyntheticConfig, generate_dataset, generate_drive, plan_drives
+from lsi_perception.data.synthetic import main
+
+SMALL = dict(height=128, width=160, frames=12, frames_per_drive=3, person_height_range=(40.0, 240.0),  # x128/512: 10-60 px
+             ignore_below_height=6.0, people_per_frame=5.0, test_fraction=0.5)
+
+
+def _digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synth")
+    generate_dataset(root, SyntheticConfig(seed=3, **SMALL))
+    return root
+
+
+def test_deterministic_per_seed(synth_root: Path, tmp_path: Path) -> None:
+    generate_dataset(tmp_path / "again", SyntheticConfig(seed=3, **SMALL))
+    generate_dataset(tmp_path / "other", SyntheticConfig(seed=4, **SMALL))
+    assert _digest(tmp_path / "again") == _digest(synth_root)
+    assert _digest(tmp_path / "other") != _digest(synth_root)
+
+
+def test_kaist_naming_and_json_schema(synth_root: Path) -> None:
+    for split, day_sets, night_sets in (("train", {0, 1, 2}, {3, 4, 5}), ("test", {6, 7, 8}, {9, 10, 11})):
+        data = json.loads((synth_root / "annotations" / f"{split}.json").read_text())
+        names = (synth_root / "imageSets" / f"{split}.txt").read_text().split()
+        assert [im["im_name"] for im in data["images"]] == names
+        assert [im["id"] for im in data["images"]] == list(range(len(names)))
+        assert {im["time_of_day"] for im in data["images"]} == {"day", "night"}
+        for im in data["images"]:
+            set_id = int(im["im_name"][3:5])
+            assert set_id in (day_sets if im["time_of_day"] == "day" else night_sets)
+        assert data["annotations"], "no pedestrians generated"
+        for a in data["annotations"]:
+            assert {"id", "image_id", "category_id", "bbox", "height", "occlusion", "ignore", "area"} <= set(a)
+            assert a["category_id"] == 1 and a["occlusion"] in (0, 1, 2) and a["ignore"] in (0, 1)
+            assert a["height"] == pytest.approx(a["bbox"][3])
+            if a["height"] < SMALL["ignore_below_height"]:
+                assert a["ignore"] == 1
+
+
+def test_loads_through_kaist_dataset_with_both_label_sources(synth_root: Path) -> None:
+    by_txt = KaistDataset(synth_root, "train.txt")
+    by_json = KaistDataset(synth_root, "train.txt", annotation_source=synth_root / "annotations" / "train.json")
+    assert len(by_txt) == len(by_json) > 0
+    for i in range(len(by_txt)):
+        a, b = by_txt[i], by_json[i]
+        assert a["rgb"].shape == (128, 160, 3) and a["thermal"].shape == (128, 160)
+        np.testing.assert_allclose(a["boxes"], b["boxes"], atol=0.01)
+        np.testing.assert_array_equal(a["ignore"], b["ignore"])
+
+
+def test_annotations_match_what_is_drawn() -> None:
+    cfg = SyntheticConfig(seed=11, noise=0.0, **SMALL)
+    checked = 0
+    for plan in plan_drives(cfg)[:2]:
+        for frame in generate_drive(cfg, plan, keep_instance_map=True):
+            inst = frame.instance_map
+            for o in frame.objects:
+                ys, xs = np.nonzero(inst == o.instance_id)
+                assert len(ys) > 0
+                x1, y1, x2, y2 = o.box
+                # every visible pixel of the person lies in its box
+                assert xs.min() >= x1 - 0.5 and xs.max() + 1 <= x2 + 0.5
+                assert ys.min() >= y1 - 0.5 and ys.max() + 1 <= y2 + 0.5
+                if o.visible_fraction == 1.0:
+                    # a fully visible person fills its box: the box is the silhouette's tight box
+                    assert abs(xs.min() - x1) <= 1 and abs(xs.max() + 1 - x2) <= 1
+                    assert abs(ys.min() - y1) <= 1 and abs(ys.max() + 1 - y2) <= 1
+                    checked += 1
+    assert checked > 5
+
+
+def test_people_are_warm_in_thermal_at_night() -> None:
+    cfg = SyntheticConfig(seed=5, noise=0.0, day_fraction=0.0,
+                          **{**SMALL, "frames": 4, "frames_per_drive": 4, "test_fraction": 0.0, "people_per_frame": 12.0})
+    (plan,) = plan_drives(cfg)
+    assert not plan.is_day
+    person_px, background_px = [], []
+    for frame in generate_drive(cfg, plan, keep_instance_map=True):
+        person = np.isin(frame.instance_map, [o.instance_id for o in frame.objects if o.height > 15])
+        person_px.append(frame.thermal[person])
+        background_px.append(frame.thermal[frame.instance_map == 0])
+        assert frame.rgb.mean() < 60  # night RGB is dark
+    person_values = np.concatenate(person_px)
+    assert person_values.size > 50
+    assert person_values.mean() > np.concatenate(background_px).mean() + 60
+
+
+def test_misalignment_shifts_thermal_only() -> None:
+    base = dict(seed=2, noise=0.0, **{**SMALL, "frames": 1, "test_fraction": 0.0})
+    (plan,) = plan_drives(SyntheticConfig(**base))
+    a = next(generate_drive(SyntheticConfig(**base), plan))
+    b = next(generate_drive(SyntheticConfig(misalignment=(4.0, -2.0), **base), plan))
+    np.testing.assert_array_equal(a.rgb, b.rgb)
+    np.testing.assert_array_equal(a.thermal[10:100, 20:140], b.thermal[8:98, 24:144])
+    assert [o.box for o in a.objects] == [o.box for o in b.objects]
+
+
+def test_cli_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--out", str(tmp_path / "cli"), "--frames", "2", "--frames-per-drive", "1", "--size", "96", "64"]) == 0
+    assert "wrote 2 frames" in capsys.readouterr().out
+    assert len(list((tmp_path / "cli" / "images").rglob("*.jpg"))) == 4
+    with pytest.raises(ValueError, match="day_fraction"):
+        SyntheticConfig(day_fraction=1.5).validate()
