@@ -1,0 +1,172 @@
+"""sensor_msgs/Image and CompressedImage <-> numpy, on plain fields (no rclpy): the cv_bridge fallback.
+
+* ``raw_to_array(encoding, height, width, step, is_bigendian, data)``: the image as the message stores it
+  (what cv_bridge's ``imgmsg_to_cv2(msg, "passthrough")`` returns): row padding (``step``) removed,
+  multi-byte pixels converted to native byte order.
+* ``as_rgb(array, encoding)``: any supported encoding -> HxWx3 uint8 in RGB order (what Detector takes).
+* ``as_thermal(array, encoding)``: -> HxW uint8, uint16 or float32 (radiometric), channel order irrelevant.
+* ``decode_compressed(format, data)``: jpeg / png bytes -> array + the encoding it decodes to
+  (16-bit png stays 16-bit, for thermal).
+* ``rgb8_fields(rgb)``: the fields of an rgb8 Image holding ``rgb`` (the overlay output).
+
+Every problem raises ``ImageDecodeError`` (a ValueError) naming the field at fault and the fix.
+"""
+from __future__ import annotations
+
+import sys
+
+import cv2
+import numpy as np
+
+# encoding -> (numpy dtype, channels)
+ENCODINGS: dict[str, tuple[np.dtype, int]] = {
+    "rgb8": (np.dtype(np.uint8), 3),
+    "bgr8": (np.dtype(np.uint8), 3),
+    "rgba8": (np.dtype(np.uint8), 4),
+    "bgra8": (np.dtype(np.uint8), 4),
+    "mono8": (np.dtype(np.uint8), 1),
+    "8UC1": (np.dtype(np.uint8), 1),
+    "mono16": (np.dtype(np.uint16), 1),
+    "16UC1": (np.dtype(np.uint16), 1),
+    "32FC1": (np.dtype(np.float32), 1),
+}
+_NATIVE_BIG_ENDIAN = sys.byteorder == "big"
+
+
+class ImageDecodeError(ValueError):
+    """An image message that cannot be turned into an array (the message names the problem)."""
+
+
+def raw_to_array(encoding: str, height: int, width: int, step: int, is_bigendian: bool | int,
+                 data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+    """The pixels of a sensor_msgs/Image as an HxW or HxWxC array in native byte order.
+
+    Zero-copy where possible: the result may be a view of ``data`` (read-only), so copy before writing.
+    """
+    if encoding not in ENCODINGS:
+        raise ImageDecodeError(
+            f"unsupported image encoding {encoding!r}; supported: {', '.join(ENCODINGS)} "
+            "(republish with image_proc or a format converter)"
+        )
+    dtype, channels = ENCODINGS[encoding]
+    if height <= 0 or width <= 0:
+        raise ImageDecodeError(f"image has no pixels: height={height}, width={width}")
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise ImageDecodeError(
+            f"step={step} is smaller than width x channels x bytes = {row_bytes} for {encoding} {width}x{height}"
+        )
+    buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1).view(np.uint8)
+    needed = step * (height - 1) + row_bytes
+    if buf.size < needed:
+        raise ImageDecodeError(
+            f"image data is {buf.size} bytes, shorter than step x height = {step} x {height} "
+            f"(at least {needed} needed) for {encoding} {width}x{height}: truncated or mislabelled message"
+        )
+    rows = np.lib.stride_tricks.as_strided(buf, shape=(height, row_bytes), strides=(step, 1)) if step != row_bytes \
+        else buf[: height * row_bytes].reshape(height, row_bytes)
+    if dtype.itemsize > 1:
+        rows = np.ascontiguousarray(rows)  # multi-byte view needs aligned contiguous rows
+        order = ">" if bool(is_bigendian) else "<"
+        arr = rows.view(dtype.newbyteorder(order))
+        if bool(is_bigendian) != _NATIVE_BIG_ENDIAN:
+            arr = arr.astype(dtype)  # byte-swap to native
+    else:
+        arr = rows
+    arr = arr.reshape(height, width, channels) if channels > 1 else arr.reshape(height, width)
+    return arr
+
+
+_TO_RGB = {
+    "bgr8": cv2.COLOR_BGR2RGB,
+    "rgba8": cv2.COLOR_RGBA2RGB,
+    "bgra8": cv2.COLOR_BGRA2RGB,
+    "mono8": cv2.COLOR_GRAY2RGB,
+    "8UC1": cv2.COLOR_GRAY2RGB,
+}
+
+
+def as_rgb(array: np.ndarray, encoding: str) -> np.ndarray:
+    """HxWx3 uint8 RGB from an array in ``encoding`` (16-bit and float mono are scaled to 8 bits)."""
+    if encoding == "rgb8":
+        return array
+    if encoding in _TO_RGB:
+        return cv2.cvtColor(np.ascontiguousarray(array), _TO_RGB[encoding])
+    if encoding in ("mono16", "16UC1"):
+        return cv2.cvtColor((array >> 8).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    if encoding == "32FC1":
+        return cv2.cvtColor(cv2.normalize(array, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    raise ImageDecodeError(f"cannot use encoding {encoding!r} as an RGB image; supported: {', '.join(ENCODINGS)}")
+
+
+_TO_GRAY = {
+    "rgb8": cv2.COLOR_RGB2GRAY,
+    "bgr8": cv2.COLOR_BGR2GRAY,
+    "rgba8": cv2.COLOR_RGBA2GRAY,
+    "bgra8": cv2.COLOR_BGRA2GRAY,
+}
+
+
+def as_thermal(array: np.ndarray, encoding: str) -> np.ndarray:
+    """HxW thermal image: uint8 / uint16 kept, 32FC1 as float32 (radiometric), color converted to gray."""
+    if encoding in ("mono8", "8UC1", "mono16", "16UC1", "32FC1"):
+        return array
+    if encoding in _TO_GRAY:
+        return cv2.cvtColor(np.ascontiguousarray(array), _TO_GRAY[encoding])
+    raise ImageDecodeError(f"cannot use encoding {encoding!r} as a thermal image; supported: {', '.join(ENCODINGS)}")
+
+
+def decode_compressed(fmt: str, data: bytes | bytearray | memoryview | np.ndarray) -> tuple[np.ndarray, str]:
+    """Decode a CompressedImage (jpeg or png) -> (array, encoding of the array).
+
+    Color decodes to ``bgr8`` (OpenCV's order), gray to ``mono8``, 16-bit png to ``mono16``.
+    ``compressedDepth`` (the depth_image_transport format, with its own header) is not supported.
+    """
+    if "compresseddepth" in fmt.lower():
+        raise ImageDecodeError(f"CompressedImage format {fmt!r} (compressedDepth) is not supported; publish png or jpeg")
+    buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1).view(np.uint8)
+    if buf.size == 0:
+        raise ImageDecodeError(f"CompressedImage (format {fmt!r}) has no data")
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageDecodeError(
+            f"CompressedImage (format {fmt!r}, {buf.size} bytes) is not a decodable jpeg or png: corrupt or truncated data"
+        )
+    if img.ndim == 2:
+        if img.dtype == np.uint16:
+            return img, "mono16"
+        if img.dtype == np.uint8:
+            return img, "mono8"
+    elif img.dtype == np.uint8 and img.shape[2] == 3:
+        return img, "bgr8"
+    elif img.dtype == np.uint8 and img.shape[2] == 4:
+        return img, "bgra8"
+    elif img.dtype == np.uint16 and img.shape[2] in (3, 4):  # 16-bit color png: keep 8 MSBs
+        return (img[:, :, :3] >> 8).astype(np.uint8), "bgr8"
+    raise ImageDecodeError(f"CompressedImage decoded to an unsupported layout {img.shape} {img.dtype}")
+
+
+def rgb8_fields(rgb: np.ndarray) -> dict:
+    """Fields of a sensor_msgs/Image (rgb8, no padding) holding the HxWx3 uint8 array ``rgb``."""
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 uint8 RGB array, got {rgb.shape} {rgb.dtype}")
+    h, w = rgb.shape[:2]
+    return {"encoding": "rgb8", "height": h, "width": w, "step": w * 3, "is_bigendian": 0,
+            "data": np.ascontiguousarray(rgb).tobytes()}
+
+
+def array_to_raw_fields(array: np.ndarray, encoding: str, *, step: int | None = None,
+                        is_bigendian: bool = False) -> dict:
+    """Fields of a sensor_msgs/Image for ``array`` in ``encoding``, optionally with row padding and big-endian
+    pixels (what cameras may send; used by tests and the benchmark to build such messages)."""
+    dtype, channels = ENCODINGS[encoding]
+    h, w = array.shape[:2]
+    row_bytes = w * channels * dtype.itemsize
+    step = row_bytes if step is None else step
+    if step < row_bytes:
+        raise ValueError(f"step={step} < row size {row_bytes}")
+    pixels = np.ascontiguousarray(array, dtype=dtype.newbyteorder(">" if is_bigendian else "<"))
+    rows = np.zeros((h, step), dtype=np.uint8)
+    rows[:, :row_bytes] = pixels.reshape(h, -1).view(np.uint8).reshape(h, row_bytes)
+    return {"encoding": encoding, "height": h, "width": w, "step": step, "is_bigendian": int(is_bigendian),
+            "data": rows.tobytes()}

@@ -1,0 +1,417 @@
+"""The ``lsi_detector`` lifecycle node: synced RGB + thermal in, vision_msgs/Detection2DArray out.
+
+A thin adapter: pairing (``sync``/``pairing``), decoding (``image_codec``/``decoding``), registration
+(``alignment``), the latest-pair-wins hand-off (``worker_queue``), statistics (``stats``), diagnostics
+(``diagnostics``) and the overlay (``overlay``) live in their own modules; detection is
+``lsi_perception.inference.Detector``.
+
+Lifecycle:
+  configure   read parameters, load + warm up the model, create publishers and the diagnostics timer
+  activate    subscribe, start the inference thread, publish label_info
+  deactivate  unsubscribe, stop the inference thread, release the model (frees GPU memory; the next
+              activate reloads it)
+  cleanup / shutdown  drop publishers, timer and model
+
+Threads: subscription callbacks (executor) only record arrival and pair messages; decoding, inference and
+publishing run on one inference thread fed through a ``LatestWinsQueue`` so latency stays bounded.
+
+Missing modality (``missing_modality``): ``wait`` (default) publishes nothing while a stream is stale,
+because the network was trained on registered pairs and its scores on a blanked modality are not
+calibrated: silently lower-quality detections are worse for a downstream planner than a clear gap plus a
+WARN it can act on. ``blank`` keeps detecting on the live stream with the other blanked (for models
+trained with modality dropout, or when some output beats none); diagnostics stay at WARN.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.lifecycle import State, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray, LabelInfo
+
+from lsi_perception.ros import decoding, pairing
+from lsi_perception.ros.alignment import AlignmentError, ThermalAligner
+from lsi_perception.ros.diagnostics import STATUS_NAME, PipelineSnapshot, summarize
+from lsi_perception.ros.image_codec import ImageDecodeError, as_rgb
+from lsi_perception.ros.messages import detections_to_msg, label_info_msg, rgb_image_msg
+from lsi_perception.ros.node_config import NodeConfig, parameter_fields, runtime_parameters
+from lsi_perception.ros.overlay import draw_overlay
+from lsi_perception.ros.stats import LatencyWindow, RateMeter
+from lsi_perception.ros.worker_queue import Closed, LatestWinsQueue
+
+NODE_NAME = "lsi_detector"
+STREAMS = ("rgb", "thermal")
+ERROR_LOG_PERIOD_S = 5.0
+_THERMAL_ENCODING = {"u1": "mono8", "u2": "mono16", "f4": "32FC1"}  # numpy dtype -> Image encoding
+_OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+_LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+@dataclass
+class PendingPair:
+    """A pair (or a single message, the other blanked) waiting for inference."""
+
+    rgb: Any | None
+    thermal: Any | None
+    received: float  # time.monotonic() when the pair was complete
+
+
+def descriptor_for(f: dataclasses.Field) -> ParameterDescriptor:
+    """The ParameterDescriptor of a NodeConfig field (description, range, allowed values)."""
+    meta = f.metadata
+    d = ParameterDescriptor(name=f.name, description=meta["description"])
+    if meta["choices"]:
+        d.additional_constraints = f"one of: {', '.join(meta['choices'])}"
+    if meta["lo"] is not None:
+        if f.type in ("int", int):
+            d.integer_range = [IntegerRange(from_value=int(meta["lo"]), to_value=int(meta["hi"]), step=0)]
+        else:
+            d.floating_point_range = [FloatingPointRange(from_value=float(meta["lo"]), to_value=float(meta["hi"]), step=0.0)]
+    if not meta["runtime"]:
+        d.additional_constraints = (d.additional_constraints + "; " if d.additional_constraints else "") + \
+            "applied at configure (rejected while active)"
+    return d
+
+
+class LsiDetectorNode(LifecycleNode):
+    """Lifecycle node wrapping ``Detector``; see the module docstring."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        defaults = NodeConfig()
+        for f in parameter_fields():
+            value = getattr(defaults, f.name)
+            self.declare_parameter(f.name, list(value) if isinstance(value, tuple) else value, descriptor_for(f))
+        self.config = self._config_from_parameters()  # raises ValueError naming a bad parameter
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self.detector = None
+        self.checkpoint_path: Path | None = None
+        self._aligner: ThermalAligner | None = None
+        self._active = False
+        self._subs: pairing.PairedSubscriptions | None = None
+        self._queue: LatestWinsQueue[PendingPair] | None = None
+        self._worker: threading.Thread | None = None
+        self._det_pub = self._overlay_pub = self._label_pub = self._diag_pub = None
+        self._diag_timer = None
+        self._detector_lock = threading.Lock()
+        self._error_log_times: dict[str, float] = {}
+        self._reset_stats()
+        self.get_logger().info(f"pairing: {pairing.IMPLEMENTATION}; decoding: {decoding.IMPLEMENTATION}")
+
+    # ------------------------------------------------------------------ parameters
+
+    def _config_from_parameters(self) -> NodeConfig:
+        values = {}
+        for f in parameter_fields():
+            v = self.get_parameter(f.name).value
+            values[f.name] = tuple(float(x) for x in v) if isinstance(v, (list, tuple)) or f.name.endswith("homography") else v
+        cfg = NodeConfig(**values)
+        cfg.validate()
+        return cfg
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Validate a parameter change: runtime knobs apply at once; the rest only while not active."""
+        ours = {p.name: p.value for p in params if p.name in {f.name for f in parameter_fields()}}
+        if not ours:
+            return SetParametersResult(successful=True)
+        frozen = sorted(set(ours) - runtime_parameters())
+        if frozen and self._active:
+            return SetParametersResult(
+                successful=False,
+                reason=f"{', '.join(frozen)} can only change while the node is not active "
+                       "(deactivate and cleanup, set it, then configure and activate)")
+        try:
+            new = self.config.replace(**ours)
+        except (ValueError, TypeError) as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.config = new
+        self._apply_runtime_config()
+        return SetParametersResult(successful=True)
+
+    def _apply_runtime_config(self) -> None:
+        with self._detector_lock:
+            if self.detector is not None:
+                self.detector.inference = dataclasses.replace(
+                    self.detector.inference, score_threshold=self.config.score_threshold,
+                    nms_iou=self.config.nms_iou, max_detections=self.config.max_detections)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        try:
+            self.config = self._config_from_parameters()
+            self._load_detector(warmup=True)
+        except (FileNotFoundError, ValueError, RuntimeError, KeyError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            self.detector = None
+            return TransitionCallbackReturn.FAILURE
+        self._aligner = ThermalAligner(self.config.thermal_to_rgb_homography)
+        self._det_pub = self.create_lifecycle_publisher(Detection2DArray, "detections", _OUTPUT_QOS)
+        self._overlay_pub = self.create_lifecycle_publisher(Image, "detections/image", _OUTPUT_QOS)
+        self._label_pub = self.create_lifecycle_publisher(LabelInfo, "label_info", _LATCHED_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diag_timer = self.create_timer(self.config.diagnostics_period, self._publish_diagnostics)
+        self._reset_stats()
+        return super().on_configure(state)
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        if self.detector is None:  # released by a previous deactivate
+            try:
+                self._load_detector(warmup=False)
+            except (FileNotFoundError, ValueError, RuntimeError, KeyError) as exc:
+                self.get_logger().error(f"activate failed: cannot reload the model: {exc}")
+                return TransitionCallbackReturn.FAILURE
+        result = super().on_activate(state)  # activates the lifecycle publishers
+        self._label_pub.publish(label_info_msg(Header(frame_id=""), self.detector.class_names,
+                                               self.config.score_threshold))
+        self._queue = LatestWinsQueue(self.config.worker_queue_depth)
+        self._worker = threading.Thread(target=self._inference_loop, name="lsi_detector_inference", daemon=True)
+        self._worker.start()
+        self._activated_at = time.monotonic()
+        self._active = True
+        msg_type = CompressedImage if self.config.image_transport == "compressed" else Image
+        topics = self.config.input_topics()
+        self._subs = pairing.PairedSubscriptions(
+            self, msg_type, topics, qos_profile_sensor_data, self.config.queue_size, self.config.slop,
+            on_message=self._on_message, on_pair=self._on_pair)
+        self.get_logger().info(
+            f"active: {topics[0]} + {topics[1]} -> {self.resolve_topic_name('detections')} "
+            f"(model {self.checkpoint_path.name} on {self.detector.device}, {self.detector.precision})")
+        return result
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self._stop_pipeline()
+        self._release_detector()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        self._teardown()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        self._stop_pipeline()
+        self._teardown()
+        return super().on_shutdown(state)
+
+    def stop(self) -> None:
+        """Stop subscriptions and the inference thread and free the model without a lifecycle transition
+        (used on process shutdown, when the ROS context may already be gone)."""
+        self._stop_pipeline()
+        self._release_detector()
+
+    # ------------------------------------------------------------------ model
+
+    def _load_detector(self, warmup: bool) -> None:
+        from lsi_perception.inference import Detector
+        from lsi_perception.resources import default_checkpoint_path
+
+        cfg = self.config
+        path = Path(cfg.checkpoint).expanduser() if cfg.checkpoint else default_checkpoint_path()
+        if not path.is_file():
+            hint = ("the package's default model is missing: train it (make train-default / lsi train "
+                    "config/train_synthetic.yaml) or set the checkpoint parameter") if not cfg.checkpoint \
+                else "set the checkpoint parameter to an existing .safetensors file"
+            raise FileNotFoundError(f"checkpoint {path} does not exist: {hint}")
+        t0 = time.perf_counter()
+        detector = Detector.from_checkpoint(path, device=cfg.device, precision=cfg.precision)
+        if cfg.input_size is not None:
+            detector.preprocess = dataclasses.replace(detector.preprocess, input_size=cfg.input_size)
+        with self._detector_lock:
+            self.detector = detector
+            self.checkpoint_path = path
+        self._apply_runtime_config()
+        if warmup and cfg.warmup_iterations:
+            h, w = detector.preprocess.input_size or (512, 640)
+            for _ in range(cfg.warmup_iterations):
+                detector.warmup(h, w)
+        self.get_logger().info(
+            f"loaded {path} ({detector.meta.model.backbone}, classes {list(detector.class_names)}) on "
+            f"{detector.device} {detector.precision} in {time.perf_counter() - t0:.1f} s")
+
+    def _release_detector(self) -> None:
+        with self._detector_lock:
+            if self.detector is not None:
+                self.detector.release()
+                self.detector = None
+
+    # ------------------------------------------------------------------ inputs (executor threads)
+
+    def _on_message(self, index: int, msg: Any) -> None:
+        now = time.monotonic()
+        name = STREAMS[index]
+        self._rates[name].tick(now)
+        if index == 0:
+            self._last_rgb_shape = (msg.header.frame_id, getattr(msg, "height", 0), getattr(msg, "width", 0))
+        if self.config.missing_modality == "blank" and self._is_stale(STREAMS[1 - index], now):
+            self._blanked += 1
+            self._enqueue(PendingPair(msg if index == 0 else None, msg if index == 1 else None, now))
+
+    def _on_pair(self, rgb_msg: Any, thermal_msg: Any) -> None:
+        now = time.monotonic()
+        self._rates["paired"].tick(now)
+        self._paired += 1
+        self._enqueue(PendingPair(rgb_msg, thermal_msg, now))
+
+    def _enqueue(self, pending: PendingPair) -> None:
+        queue = self._queue
+        if queue is None:
+            return
+        try:
+            queue.put(pending)
+        except Closed:
+            pass
+
+    def _is_stale(self, name: str, now: float) -> bool:
+        age = self._rates[name].age(now)
+        if age is None:  # nothing yet: stale once we have been listening longer than the timeout
+            return self._active and now - self._activated_at > self.config.stale_timeout
+        return age > self.config.stale_timeout
+
+    # ------------------------------------------------------------------ inference thread
+
+    def _inference_loop(self) -> None:
+        queue = self._queue
+        while True:
+            try:
+                pending = queue.get()
+            except Closed:
+                return
+            if pending is not None:
+                self._process(pending)
+
+    def _process(self, pending: PendingPair) -> None:
+        t0 = time.perf_counter()
+        stream = "rgb"
+        try:
+            rgb = decoding.decode_rgb(pending.rgb) if pending.rgb is not None else None
+            stream = "thermal"
+            thermal = decoding.decode_thermal(pending.thermal) if pending.thermal is not None else None
+            if thermal is not None:
+                thermal = self._aligner.align(thermal, rgb.shape[:2] if rgb is not None else self._rgb_hw(thermal))
+        except ImageDecodeError as exc:
+            self._count_error("decode", f"{stream} image skipped: {exc}")
+            return
+        except AlignmentError as exc:
+            self._count_error("alignment", f"pair skipped: {exc}")
+            return
+        t1 = time.perf_counter()
+        with self._detector_lock:
+            detector = self.detector
+            if detector is None:
+                return
+            try:
+                dets = detector.predict(rgb, thermal)
+            except ValueError as exc:  # an image the Detector rejects (shape/dtype)
+                self._count_error("decode", f"pair skipped: {exc}")
+                return
+            except RuntimeError as exc:  # e.g. CUDA out of memory: keep running, next pair may fit
+                self._count_error("inference", f"inference failed: {exc}")
+                return
+        t2 = time.perf_counter()
+        header = pending.rgb.header if pending.rgb is not None else self._thermal_only_header(pending.thermal.header)
+        self._det_pub.publish(detections_to_msg(header, dets.boxes, dets.scores, dets.names()))
+        now = time.monotonic()
+        self._rates["output"].tick(now)
+        if self.config.publish_overlay or self._overlay_pub.get_subscription_count() > 0:
+            base = rgb if rgb is not None else as_rgb(thermal, _THERMAL_ENCODING[thermal.dtype.str[1:]])
+            note = None if (pending.rgb is not None and pending.thermal is not None) else \
+                f"{'thermal' if pending.thermal is None else 'rgb'} missing"
+            image = draw_overlay(base, dets.boxes, dets.scores, dets.names(), self._rates["output"].rate(now), note)
+            self._overlay_pub.publish(rgb_image_msg(header, image))
+        t3 = time.perf_counter()
+        self._latency["inference"].add((t2 - t1) * 1e3)
+        self._latency["node_overhead"].add(((t1 - t0) + (t3 - t2)) * 1e3)
+        self._latency["end_to_end"].add((time.monotonic() - pending.received) * 1e3)
+
+    def _rgb_hw(self, thermal) -> tuple[int, int]:
+        """The RGB frame size for a thermal-only pair: the last RGB image's, else the thermal's own."""
+        _, h, w = self._last_rgb_shape
+        return (h, w) if h and w else thermal.shape[:2]
+
+    def _thermal_only_header(self, thermal_header: Header) -> Header:
+        frame = self._last_rgb_shape[0] or thermal_header.frame_id
+        return Header(stamp=thermal_header.stamp, frame_id=frame)
+
+    def _count_error(self, kind: str, text: str) -> None:
+        """Count an error and log it, at most once per ERROR_LOG_PERIOD_S for the same text."""
+        self._errors[kind] += 1
+        now = time.monotonic()
+        if now - self._error_log_times.get(text, -1e9) >= ERROR_LOG_PERIOD_S:
+            self._error_log_times[text] = now
+            self.get_logger().error(f"{text} (diagnostics: {kind}_errors={self._errors[kind]}; node keeps running)")
+
+    # ------------------------------------------------------------------ diagnostics
+
+    def _reset_stats(self) -> None:
+        self._rates = {name: RateMeter() for name in (*STREAMS, "paired", "output")}
+        self._latency = {name: LatencyWindow() for name in ("inference", "node_overhead", "end_to_end")}
+        self._errors = {"decode": 0, "alignment": 0, "inference": 0}
+        self._paired = 0
+        self._blanked = 0
+        self._activated_at = time.monotonic()
+        self._last_rgb_shape: tuple[str, int, int] = ("", 0, 0)
+
+    def snapshot(self) -> PipelineSnapshot:
+        now = time.monotonic()
+        det = self.detector
+        state = "active" if self._active else ("inactive" if self._det_pub is not None else "unconfigured")
+        return PipelineSnapshot(
+            state=state, configured=self._det_pub is not None,
+            rates_hz={k: self._rates[k].rate(now) for k in ("rgb", "thermal", "paired", "output")},
+            ages_s={k: self._rates[k].age(now) for k in STREAMS},
+            stale={k: self._active and self._is_stale(k, now) for k in STREAMS},
+            received={k: self._rates[k].count for k in STREAMS}, paired=self._paired,
+            queue_dropped=self._queue.dropped if self._queue is not None else 0,
+            latency_ms={k: w.percentiles(50, 95) for k, w in self._latency.items()},
+            errors=dict(self._errors), missing_modality_policy=self.config.missing_modality,
+            blanked_pairs=self._blanked,
+            device=str(det.device) if det is not None else "none",
+            precision=det.precision if det is not None else "none",
+            model=str(self.checkpoint_path) if self.checkpoint_path else "none",
+            sync_implementation=pairing.IMPLEMENTATION, decoder_implementation=decoding.IMPLEMENTATION)
+
+    def _publish_diagnostics(self) -> None:
+        level, message, values = summarize(self.snapshot())
+        status = DiagnosticStatus(level=bytes([level]), name=STATUS_NAME.replace(NODE_NAME, self.get_name()),
+                                  message=message, hardware_id=values["device"],
+                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        self._diag_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=[status]))
+
+    # ------------------------------------------------------------------ teardown
+
+    def _stop_pipeline(self) -> None:
+        self._active = False
+        if self._subs is not None:
+            self._subs.destroy()
+            self._subs = None
+        if self._queue is not None:
+            self._queue.close()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+        self._queue = None
+
+    def _teardown(self) -> None:
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
+        for pub in (self._det_pub, self._overlay_pub, self._label_pub):
+            if pub is not None:
+                self.destroy_lifecycle_publisher(pub)
+        if self._diag_pub is not None:
+            self.destroy_publisher(self._diag_pub)
+        self._det_pub = self._overlay_pub = self._label_pub = self._diag_pub = None
+        self._release_detector()

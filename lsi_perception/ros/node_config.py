@@ -1,0 +1,157 @@
+"""Every parameter of the ``lsi_detector`` node, with its default, range and description, in one place.
+
+``NodeConfig`` is a plain dataclass (no rclpy import) so it is testable without ROS. The node declares one
+ROS parameter per field from the field's ``metadata`` (description, numeric range, allowed values, whether
+it may change while the node is active); ``config/lsi_detector.yaml`` mirrors these defaults and a test
+checks the two agree.
+
+Defaults are chosen so that ``ros2 run lsi_perception lsi_detector`` works with no arguments: the
+package's shipped model, ``device: auto``, the topics of DESIGN.md, sensor-data QoS.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from lsi_perception.config import InferenceConfig
+
+IMAGE_TRANSPORTS = ("raw", "compressed")
+DEVICES_HINT = "auto | cpu | cuda | cuda:N"
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+MISSING_MODALITY_POLICIES = ("wait", "blank")
+IDENTITY_HOMOGRAPHY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+_INFERENCE_DEFAULTS = InferenceConfig()
+
+
+def _param(default: Any, description: str, *, lo: float | None = None, hi: float | None = None,
+           choices: tuple[str, ...] | None = None, runtime: bool = False) -> Any:
+    """A dataclass field carrying what the node needs to declare it as a ROS parameter.
+
+    ``runtime``: the value may change while the node is active (applied to the next pair); other
+    parameters are read at configure and changing them is rejected while active.
+    """
+    meta = {"description": description, "lo": lo, "hi": hi, "choices": choices, "runtime": runtime}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda d=tuple(default): d, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class NodeConfig:
+    """Settings of the ``lsi_detector`` lifecycle node (one ROS parameter per field)."""
+
+    # ---- inputs
+    rgb_topic: str = _param("rgb/image_raw", "RGB image topic (/compressed is appended when image_transport is compressed)")
+    thermal_topic: str = _param("thermal/image_raw", "Thermal image topic (8-bit, 16-bit or 32FC1 radiometric)")
+    image_transport: str = _param("raw", "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage on <topic>/compressed",
+                                  choices=IMAGE_TRANSPORTS)
+    slop: float = _param(0.05, "Approximate-time sync: largest stamp difference (s) between paired RGB and thermal images",
+                         lo=0.0, hi=10.0)
+    queue_size: int = _param(10, "Approximate-time sync: messages kept per topic while waiting for a partner", lo=1, hi=1000)
+    worker_queue_depth: int = _param(1, "Synced pairs waiting for inference; when full the oldest is dropped (latest pair wins)",
+                                     lo=1, hi=100)
+    # ---- model
+    checkpoint: str = _param("", "Detector checkpoint (.safetensors); empty = the package's default model in models/")
+    device: str = _param("auto", f"Torch device: {DEVICES_HINT} (auto = CUDA when available, else CPU)")
+    precision: str = _param("auto", "Inference precision: auto | fp32 | fp16 | bf16 (auto = fp16 on CUDA, fp32 on CPU)",
+                            choices=PRECISIONS)
+    input_height: int = _param(0, "Network input height in pixels; 0 = the checkpoint's preprocess.input_size", lo=0, hi=8192)
+    input_width: int = _param(0, "Network input width in pixels; 0 = the checkpoint's preprocess.input_size", lo=0, hi=8192)
+    warmup_iterations: int = _param(2, "Dummy inferences run at configure so the first real pair is not slow", lo=0, hi=100)
+    score_threshold: float = _param(_INFERENCE_DEFAULTS.score_threshold, "Drop detections scoring below this",
+                                    lo=0.0, hi=1.0, runtime=True)
+    nms_iou: float = _param(_INFERENCE_DEFAULTS.nms_iou, "IoU above which NMS suppresses the lower-scoring box",
+                            lo=0.01, hi=1.0, runtime=True)
+    max_detections: int = _param(_INFERENCE_DEFAULTS.max_detections, "Most detections published per pair", lo=1, hi=10000,
+                                 runtime=True)
+    # ---- geometry
+    thermal_to_rgb_homography: tuple[float, ...] = _param(
+        IDENTITY_HOMOGRAPHY,
+        "Row-major 3x3 homography mapping thermal pixels to RGB pixels; thermal is warped into the RGB frame. "
+        "Identity = co-aligned cameras of the same size",
+    )
+    # ---- outputs
+    publish_overlay: bool = _param(False, "Always publish detections/image; when false it is published only while subscribed",
+                                   runtime=True)
+    # ---- robustness
+    stale_timeout: float = _param(1.0, "Seconds without a message after which a stream counts as stale (diagnostics WARN)",
+                                  lo=0.05, hi=3600.0)
+    missing_modality: str = _param(
+        "wait",
+        "When one stream is stale: wait = publish nothing until both are back; blank = keep detecting on the live "
+        "stream with the missing modality blanked (diagnostics stay at WARN)",
+        choices=MISSING_MODALITY_POLICIES,
+    )
+    diagnostics_period: float = _param(1.0, "Seconds between /diagnostics messages", lo=0.05, hi=60.0)
+    autostart: bool = _param(True, "Configure and activate at start-up (no lifecycle manager needed)")
+
+    # ---------------------------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid field and its allowed values."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            lo, hi, choices = f.metadata["lo"], f.metadata["hi"], f.metadata["choices"]
+            if choices is not None and value not in choices:
+                raise ValueError(f"{f.name}={value!r} must be one of {', '.join(choices)}")
+            if lo is not None and not (lo <= value <= hi):
+                raise ValueError(f"{f.name}={value} must be in [{lo}, {hi}]")
+        if not self.rgb_topic or not self.thermal_topic:
+            raise ValueError("rgb_topic and thermal_topic must be non-empty topic names")
+        if self.rgb_topic == self.thermal_topic:
+            raise ValueError(f"rgb_topic and thermal_topic are both {self.rgb_topic!r}: give the two cameras' topics")
+        if (self.input_height == 0) != (self.input_width == 0):
+            raise ValueError("set both input_height and input_width, or leave both 0 for the checkpoint's input size")
+        dev = self.device
+        if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+            raise ValueError(f"device={dev!r} must be {DEVICES_HINT}")
+        h = self.thermal_to_rgb_homography
+        if len(h) != 9 or not all(math.isfinite(v) for v in h):
+            raise ValueError(f"thermal_to_rgb_homography must be 9 finite numbers (row-major 3x3), got {list(h)}")
+        if abs(_det3(h)) < 1e-12:
+            raise ValueError("thermal_to_rgb_homography is singular (determinant 0); give an invertible 3x3 matrix")
+
+    @property
+    def homography_is_identity(self) -> bool:
+        return tuple(float(v) for v in self.thermal_to_rgb_homography) == IDENTITY_HOMOGRAPHY
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        """(height, width) override of the checkpoint's input size, or None to keep it."""
+        return (self.input_height, self.input_width) if self.input_height and self.input_width else None
+
+    def input_topics(self) -> tuple[str, str]:
+        """The (rgb, thermal) topics actually subscribed, given ``image_transport``."""
+        if self.image_transport == "compressed":
+            return f"{self.rgb_topic}/compressed", f"{self.thermal_topic}/compressed"
+        return self.rgb_topic, self.thermal_topic
+
+    def replace(self, **changes: Any) -> NodeConfig:
+        """A validated copy with ``changes`` applied (lists become tuples)."""
+        changes = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
+        new = dataclasses.replace(self, **changes)
+        new.validate()
+        return new
+
+
+def _det3(h: tuple[float, ...]) -> float:
+    a, b, c, d, e, f, g, i, j = h
+    return a * (e * j - f * i) - b * (d * j - f * g) + c * (d * i - e * g)
+
+
+def parameter_fields() -> list[dataclasses.Field]:
+    """The fields of NodeConfig in declaration order (one ROS parameter each)."""
+    return list(dataclasses.fields(NodeConfig))
+
+
+def runtime_parameters() -> frozenset[str]:
+    """Names of the parameters that may change while the node is active."""
+    return frozenset(f.name for f in dataclasses.fields(NodeConfig) if f.metadata["runtime"])
+
+
+def defaults_as_ros_values() -> dict[str, Any]:
+    """NodeConfig defaults as the plain values a ROS params file holds (tuples -> lists)."""
+    default = NodeConfig()
+    return {f.name: list(v) if isinstance(v := getattr(default, f.name), tuple) else v
+            for f in dataclasses.fields(NodeConfig)}
