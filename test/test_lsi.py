@@ -1,0 +1,204 @@
+"""The LSI regularizer on a small real two-stream network and on the real PVT-b0 detector (CPU, small)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lsi_perception.losses import DetectionCriterion, LossConfig, LSIRegularizer, score_functional
+
+
+class TinyTwoStreamNet(nn.Module):
+    """A small real detector with the model contract's split (extract_features / forward_fused).
+
+    Per modality: four conv stages at strides 4, 8, 16, 32. Per stage: concat + 1x1 conv + batch norm
+    fusion. Neck: every fused stage resized to stride 8 and summed. Heads: score, IoU and box maps.
+    """
+
+    stride = 8
+
+    def __init__(self, channels: int = 8) -> None:
+        super().__init__()
+
+        def backbone(in_ch: int) -> nn.ModuleList:
+            strides = (4, 2, 2, 2)
+            chans = (in_ch, channels, channels, channels, channels)
+            return nn.ModuleList(
+                nn.Sequential(nn.Conv2d(chans[i], chans[i + 1], 3, strides[i], 1), nn.GELU()) for i in range(4)
+            )
+
+        self.rgb_backbone, self.thermal_backbone = backbone(3), backbone(1)
+        self.fusion = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(2 * channels, channels, 1), nn.BatchNorm2d(channels), nn.GELU()) for _ in range(4)
+        )
+        self.score = nn.Conv2d(channels, 1, 3, padding=1)
+        self.iou = nn.Conv2d(channels, 1, 3, padding=1)
+        self.box = nn.Conv2d(channels, 4, 3, padding=1)
+
+    @staticmethod
+    def _run(stages: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = []
+        for stage in stages:
+            x = stage(x)
+            feats.append(x)
+        return feats
+
+    def extract_features(self, rgb: torch.Tensor, thermal: torch.Tensor) -> tuple[list, list]:
+        return self._run(self.rgb_backbone, rgb), self._run(self.thermal_backbone, thermal)
+
+    def forward_fused(self, vis: list[torch.Tensor], th: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        size = vis[1].shape[-2:]
+        neck = sum(
+            nn.functional.interpolate(unit(torch.cat((v, t), 1)), size=size, mode="bilinear", align_corners=False)
+            for unit, v, t in zip(self.fusion, vis, th)
+        )
+        return {
+            "score_logits": self.score(neck),
+            "iou_logits": self.iou(neck),
+            "box_ltrb": nn.functional.softplus(self.box(neck)) * self.stride,
+        }
+
+
+@pytest.fixture
+def tiny() -> tuple[TinyTwoStreamNet, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    net = TinyTwoStreamNet().train()
+    return net, torch.randn(2, 3, 64, 64), torch.randn(2, 1, 64, 64)
+
+
+def _grad_norm(module: nn.Module) -> float:
+    return sum(float(p.grad.abs().sum()) for p in module.parameters() if p.grad is not None)
+
+
+def test_regularizer_is_finite_and_reaches_both_backbones(tiny):
+    net, rgb, th = tiny
+    reg, stats = LSIRegularizer(LossConfig(lsi_samples=2))(net, *net.extract_features(rgb, th))
+    assert reg.requires_grad and torch.isfinite(reg)
+    assert set(stats) >= {"I_vis", "I_th", "ratio"}
+    assert stats["I_vis"] > 0 and stats["I_th"] > 0
+    assert stats["ratio"] == pytest.approx(stats["I_vis"] / stats["I_th"])
+    reg.backward()
+    assert _grad_norm(net.rgb_backbone) > 0 and _grad_norm(net.thermal_backbone) > 0
+    assert _grad_norm(net.fusion) > 0 and _grad_norm(net.score) > 0
+
+
+def test_balanced_modalities_give_sqrt2_and_blanking_one_raises_r(tiny):
+    """Normalized R = mean(I) * ||1/I|| is sqrt(2) when the modalities carry equal information."""
+    net, rgb, th = tiny
+    lsi = LSIRegularizer(LossConfig(lsi_samples=2), generator=torch.Generator().manual_seed(1))
+    vis, thf = net.extract_features(rgb, th)
+    with torch.no_grad():
+        same, same_stats = lsi(net, vis, [v.clone() for v in vis])  # identical features on both sides
+        normal, _ = lsi(net, vis, thf)
+        blanked, blanked_stats = lsi(net, vis, [torch.zeros_like(t) for t in thf])
+    assert same_stats["ratio"] == pytest.approx(1.0, rel=0.3)
+    assert float(same) == pytest.approx(math.sqrt(2), rel=0.05)
+    assert torch.isfinite(blanked)
+    assert blanked_stats["I_th"] < 1e-3 * blanked_stats["I_vis"]
+    assert float(blanked) > 10 * float(normal)
+
+
+def test_raw_form_is_the_norm_of_inverse_informations(tiny):
+    net, rgb, th = tiny
+    cfg = LossConfig(lsi_normalize=False, lsi_eps=1e-9)
+    with torch.no_grad():
+        reg, stats = LSIRegularizer(cfg)(net, *net.extract_features(rgb, th))
+    expected = math.hypot(1 / stats["I_vis"], 1 / stats["I_th"])
+    assert float(reg) == pytest.approx(expected, rel=1e-4)
+
+
+def test_one_backward_gives_the_same_fisher_information_as_per_sample_gradients(tiny):
+    """Batch norm is frozen in the perturbed pass, so grad of sum(f) splits into per-sample gradients."""
+    net, rgb, th = tiny
+    lsi = LSIRegularizer(LossConfig(lsi_samples=2))
+    vis, thf = net.extract_features(rgb, th)
+    vis, thf = [v.detach() for v in vis], [t.detach() for t in thf]
+    generator_seed = 7
+    lsi.generator = torch.Generator().manual_seed(generator_seed)
+    with torch.no_grad():
+        _, stats = lsi(net, vis, thf)
+
+    lsi.generator = torch.Generator().manual_seed(generator_seed)  # same noise, per-sample gradients
+    vis_in, th_in, noise_vis, noise_th = lsi._perturbed_batch(vis, thf, leaf=True)
+    net.eval()
+    f = score_functional(net.forward_fused(vis_in, th_in)["score_logits"])
+    half = f.shape[0] // 2
+    per_sample = []
+    for row in range(f.shape[0]):
+        noise = noise_vis if row < half else noise_th
+        grads = torch.autograd.grad(f[row], noise, retain_graph=True)
+        per_sample.append(sum(float(g.pow(2).sum()) for g in grads) / f[row].item())
+    assert stats["I_vis"] == pytest.approx(sum(per_sample[:half]) / half, rel=1e-4)
+    assert stats["I_th"] == pytest.approx(sum(per_sample[half:]) / half, rel=1e-4)
+
+
+def test_perturbed_pass_leaves_batch_norm_statistics_alone(tiny):
+    net, rgb, th = tiny
+    bn = net.fusion[0][1]
+    before = bn.running_mean.clone(), bn.running_var.clone(), int(bn.num_batches_tracked)
+    LSIRegularizer(LossConfig())(net, *net.extract_features(rgb, th))
+    assert torch.equal(bn.running_mean, before[0]) and torch.equal(bn.running_var, before[1])
+    assert int(bn.num_batches_tracked) == before[2]
+    assert bn.training  # restored to train mode
+
+
+def test_entropy_estimator_is_nonnegative_and_differentiable(tiny):
+    net, rgb, th = tiny
+    reg, stats = LSIRegularizer(LossConfig(lsi_estimator="entropy", lsi_samples=4))(net, *net.extract_features(rgb, th))
+    assert torch.isfinite(reg) and stats["I_vis"] > 0 and stats["I_th"] > 0
+    reg.backward()
+    assert _grad_norm(net.rgb_backbone) > 0 and _grad_norm(net.thermal_backbone) > 0
+
+
+def test_topk_functional_and_stage_subset(tiny):
+    net, rgb, th = tiny
+    cfg = LossConfig(lsi_functional="topk", lsi_topk=5, lsi_stages=(2, 3))
+    reg, stats = LSIRegularizer(cfg)(net, *net.extract_features(rgb, th))
+    assert torch.isfinite(reg) and stats["I_vis"] > 0
+    logits = torch.tensor([[[[0.0, 10.0], [-10.0, 10.0]]]])
+    assert float(score_functional(logits, "topk", 2)) == pytest.approx(torch.tensor(10.0).sigmoid().item())
+
+
+def test_without_autograd_the_stats_still_come_back(tiny):
+    net, rgb, th = tiny
+    with torch.no_grad():
+        vis, thf = net.extract_features(rgb, th)
+        reg, stats = LSIRegularizer(LossConfig())(net, vis, thf)
+    assert not reg.requires_grad and stats["I_vis"] > 0
+
+
+def test_bad_settings_are_errors_naming_the_fix():
+    with pytest.raises(ValueError, match="lsi_samples >= 2"):
+        LSIRegularizer(LossConfig(lsi_estimator="entropy", lsi_samples=1))
+    with pytest.raises(ValueError, match="extract_features"):
+        net = TinyTwoStreamNet()
+        vis, th = net.extract_features(torch.zeros(1, 3, 64, 64), torch.zeros(1, 1, 64, 64))
+        LSIRegularizer(LossConfig())(net, vis, th[:2])
+
+
+def test_full_training_step_on_the_real_pvt_b0_detector():
+    """Real model at 128 x 160: backbones once, criterion + LSI, one backward reaching both backbones."""
+    from lsi_perception.config import ModelConfig
+    from lsi_perception.model import build_model
+
+    torch.manual_seed(0)
+    net = build_model(ModelConfig(backbone="pvt_v2_b0")).train()
+    rgb, th = torch.randn(2, 3, 128, 160), torch.randn(2, 1, 128, 160)
+    targets = [
+        {"boxes": torch.tensor([[20.0, 30, 44, 100], [36, 28, 60, 104]]), "labels": torch.tensor([0, 0]),
+         "ignore": torch.tensor([False, False])},
+        {"boxes": torch.tensor([[100.0, 20, 124, 90], [0, 0, 12, 12]]), "labels": torch.tensor([0, 0]),
+         "ignore": torch.tensor([False, True])},
+    ]
+    cfg = LossConfig()
+    criterion = DetectionCriterion(cfg, net.num_classes, net.stride)
+    vis, thf = net.extract_features(rgb, th)
+    outputs = net.forward_fused(vis, thf)
+    reg, stats = LSIRegularizer(cfg)(net, vis, thf)
+    losses = criterion(outputs, targets, extra_terms={"lsi": reg})
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert stats["I_vis"] > 0 and stats["I_th"] > 0 and math.isfinite(stats["ratio"])
+    losses["total"].backward()
+    assert _grad_norm(net.rgb_backbone) > 0 and _grad_norm(net.thermal_backbone) > 0
