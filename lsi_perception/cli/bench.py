@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("model", "train", "node")
+BENCHMARKS = ("model", "train", "node", "eval")
 
 
 def _load(name: str):
@@ -19,7 +19,7 @@ def _load(name: str):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="benchmarks: model latency/memory, train step, node overhead")
+    parser = subparsers.add_parser("bench", help="benchmarks: model latency/memory, train step, node overhead, evaluator speed")
     sub = parser.add_subparsers(dest="bench", metavar="BENCH")
     for name in (*BENCHMARKS, "all"):
         p = sub.add_parser(name, help=f"run the {name} benchmark" if name != "all" else "run every benchmark")
