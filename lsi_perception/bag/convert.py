@@ -2,7 +2,7 @@
 
 Everything here works on the plain dataclasses of the rosbags typestore (``bag.typestore``), never on
 rclpy messages, so bag files can be written and read without a ROS installation. Image *decoding*
-(encodings, 16-bit thermal, compressed formats) is the node's job (``lsi_perception.ros.image_codec``);
+(encodings, 16-bit thermal, compressed formats) is the node's job (``lsi_perception.ros.decoding``);
 the bag tools call it through :func:`decode_image` so both paths decode identically.
 
 Ground truth in bags: one ``vision_msgs/Detection2DArray`` per frame on ``/ground_truth``, stamped like
@@ -93,18 +93,16 @@ def decode_image(msg, *, want: str) -> np.ndarray:
     """A bag's Image or CompressedImage (rosbags object) -> numpy, decoded exactly as the node decodes it.
 
     ``want`` is ``"rgb"`` (uint8 HxWx3 RGB order) or ``"thermal"`` (HxW, native dtype kept for AGC).
-    Uses the node's cv_bridge-free codec (``lsi_perception.ros.image_codec``), which reads plain fields.
+    Uses the node's decoder (``lsi_perception.ros.decoding``: cv_bridge when installed, else the package's
+    codec), which reads plain message fields and so takes rosbags objects as they are.
     """
-    from lsi_perception.ros import image_codec
+    from lsi_perception.ros import decoding
 
-    if want not in ("rgb", "thermal"):
-        raise ValueError(f"want={want!r} must be 'rgb' or 'thermal'")
-    if hasattr(msg, "format"):  # CompressedImage
-        array, encoding = image_codec.decode_compressed(msg.format, msg.data)
-    else:
-        encoding = msg.encoding
-        array = image_codec.raw_to_array(encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data)
-    return image_codec.as_rgb(array, encoding) if want == "rgb" else image_codec.as_thermal(array, encoding)
+    if want == "rgb":
+        return decoding.decode_rgb(msg)
+    if want == "thermal":
+        return decoding.decode_thermal(msg)
+    raise ValueError(f"want={want!r} must be 'rgb' or 'thermal'")
 
 
 # --------------------------------------------------------------------------------------------------
