@@ -84,11 +84,11 @@ def test_bag_detect_reports_mr_from_ground_truth(dataset, detector, tmp_path):
 
 def test_unpairable_topics_are_a_clear_error(dataset, detector, tmp_path):
     bag = tmp_path / "in_bag"
-    dataset_to_bag(dataset, bag, FromDatasetConfig(rgb_topic="/cam_a/image", thermal_topic="/cam_b/image"),
+    dataset_to_bag(dataset, bag, FromDatasetConfig(rgb_topic="/cam_a/image", thermal_topic="/cam_b/image", max_frames=2),
                    progress=False)
     with pytest.raises(ValueError, match="--rgb-topic"):
         detect_bag(bag, detector, tmp_path / "out_bag", progress=False)
     result = detect_bag(bag, detector, tmp_path / "out_bag2", DetectConfig(rgb_topic="/cam_a/image",
                                                                            thermal_topic="/cam_b/image"),
                         progress=False)
-    assert result.pairs == 6
+    assert result.pairs == 2

@@ -228,6 +228,8 @@ def _salvage_mcap(file: Path) -> tuple[list[_RawMessage], str]:
         while buf.pos < len(buf.data):
             op = buf.take(1)[0]
             length = buf.u64()
+            if op == _OP_CHUNK and top and buf.pos + length > len(buf.data):
+                _walk_partial_chunk(_Cursor(buf.data[buf.pos:]))
             body = _Cursor(buf.take(length))
             if op == _OP_SCHEMA:
                 schema_id = body.u16()
@@ -249,6 +251,15 @@ def _salvage_mcap(file: Path) -> tuple[list[_RawMessage], str]:
                 compression = body.string()
                 payload = bytes(body.take(body.u64()))
                 walk(_Cursor(decompress_mcap_chunk(payload, compression, size, crc)), top=False)
+
+    def _walk_partial_chunk(chunk: _Cursor) -> None:
+        """An uncompressed chunk cut short still holds whole records before the cut (always raises)."""
+        chunk.u64(), chunk.u64(), chunk.u64(), chunk.u32()
+        if chunk.string():
+            raise _Truncated("compressed chunk cut short")
+        chunk.u64()
+        walk(_Cursor(chunk.data[chunk.pos:]), top=False)
+        raise _Truncated("chunk cut short")
 
     cursor = _Cursor(data, len(MCAP_MAGIC))
     try:
