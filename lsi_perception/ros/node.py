@@ -144,9 +144,7 @@ class LsiDetectorNode(LifecycleNode):
     def _apply_runtime_config(self) -> None:
         with self._detector_lock:
             if self.detector is not None:
-                self.detector.inference = dataclasses.replace(
-                    self.detector.inference, score_threshold=self.config.score_threshold,
-                    nms_iou=self.config.nms_iou, max_detections=self.config.max_detections)
+                self.detector.inference = self.config.inference_overrides(self.detector.meta.inference)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -176,7 +174,7 @@ class LsiDetectorNode(LifecycleNode):
                 return TransitionCallbackReturn.FAILURE
         result = super().on_activate(state)  # activates the lifecycle publishers
         self._label_pub.publish(label_info_msg(Header(frame_id=""), self.detector.class_names,
-                                               self.config.score_threshold))
+                                               self.detector.inference.score_threshold))
         self._queue = LatestWinsQueue(self.config.worker_queue_depth)
         self._worker = threading.Thread(target=self._inference_loop, name="lsi_detector_inference", daemon=True)
         self._worker.start()
@@ -239,7 +237,9 @@ class LsiDetectorNode(LifecycleNode):
                 detector.warmup(h, w)
         self.get_logger().info(
             f"loaded {path} ({detector.meta.model.backbone}, classes {list(detector.class_names)}) on "
-            f"{detector.device} {detector.precision} in {time.perf_counter() - t0:.1f} s")
+            f"{detector.device} {detector.precision} in {time.perf_counter() - t0:.1f} s; score_threshold "
+            f"{detector.inference.score_threshold}, nms_iou {detector.inference.nms_iou}, "
+            f"max_detections {detector.inference.max_detections}")
 
     def _release_detector(self) -> None:
         with self._detector_lock:

@@ -22,7 +22,7 @@ DEVICES_HINT = "auto | cpu | cuda | cuda:N"
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 MISSING_MODALITY_POLICIES = ("wait", "blank")
 IDENTITY_HOMOGRAPHY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
-_INFERENCE_DEFAULTS = InferenceConfig()
+CHECKPOINT_VALUE = -1.0  # score_threshold / nms_iou: keep what the checkpoint was tuned with
 
 
 def _param(default: Any, description: str, *, lo: float | None = None, hi: float | None = None,
@@ -60,11 +60,11 @@ class NodeConfig:
     input_height: int = _param(0, "Network input height in pixels; 0 = the checkpoint's preprocess.input_size", lo=0, hi=8192)
     input_width: int = _param(0, "Network input width in pixels; 0 = the checkpoint's preprocess.input_size", lo=0, hi=8192)
     warmup_iterations: int = _param(2, "Dummy inferences run at configure so the first real pair is not slow", lo=0, hi=100)
-    score_threshold: float = _param(_INFERENCE_DEFAULTS.score_threshold, "Drop detections scoring below this",
-                                    lo=0.0, hi=1.0, runtime=True)
-    nms_iou: float = _param(_INFERENCE_DEFAULTS.nms_iou, "IoU above which NMS suppresses the lower-scoring box",
-                            lo=0.01, hi=1.0, runtime=True)
-    max_detections: int = _param(_INFERENCE_DEFAULTS.max_detections, "Most detections published per pair", lo=1, hi=10000,
+    score_threshold: float = _param(-1.0, "Drop detections scoring below this; -1 = the checkpoint's value",
+                                    lo=-1.0, hi=1.0, runtime=True)
+    nms_iou: float = _param(-1.0, "IoU above which NMS suppresses the lower-scoring box; -1 = the checkpoint's value",
+                            lo=-1.0, hi=1.0, runtime=True)
+    max_detections: int = _param(0, "Most detections published per pair; 0 = the checkpoint's value", lo=0, hi=10000,
                                  runtime=True)
     # ---- geometry
     thermal_to_rgb_homography: tuple[float, ...] = _param(
@@ -101,6 +101,10 @@ class NodeConfig:
             raise ValueError("rgb_topic and thermal_topic must be non-empty topic names")
         if self.rgb_topic == self.thermal_topic:
             raise ValueError(f"rgb_topic and thermal_topic are both {self.rgb_topic!r}: give the two cameras' topics")
+        if self.score_threshold != CHECKPOINT_VALUE and self.score_threshold < 0.0:
+            raise ValueError(f"score_threshold={self.score_threshold} must be in [0, 1], or -1 for the checkpoint's value")
+        if self.nms_iou != CHECKPOINT_VALUE and self.nms_iou <= 0.0:
+            raise ValueError(f"nms_iou={self.nms_iou} must be in (0, 1], or -1 for the checkpoint's value")
         if (self.input_height == 0) != (self.input_width == 0):
             raise ValueError("set both input_height and input_width, or leave both 0 for the checkpoint's input size")
         dev = self.device
@@ -120,6 +124,15 @@ class NodeConfig:
     def input_size(self) -> tuple[int, int] | None:
         """(height, width) override of the checkpoint's input size, or None to keep it."""
         return (self.input_height, self.input_width) if self.input_height and self.input_width else None
+
+    def inference_overrides(self, base: InferenceConfig) -> InferenceConfig:
+        """``base`` (the checkpoint's post-processing) with this config's explicit values applied."""
+        return dataclasses.replace(
+            base,
+            score_threshold=base.score_threshold if self.score_threshold == CHECKPOINT_VALUE else self.score_threshold,
+            nms_iou=base.nms_iou if self.nms_iou == CHECKPOINT_VALUE else self.nms_iou,
+            max_detections=self.max_detections or base.max_detections,
+        )
 
     def input_topics(self) -> tuple[str, str]:
         """The (rgb, thermal) topics actually subscribed, given ``image_transport``."""
