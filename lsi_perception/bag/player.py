@@ -3,8 +3,9 @@
 Messages go out as the bag stored them (CDR bytes, published raw: no conversion, no copy of fields), at
 their bag-time spacing divided by ``rate``. Before each message, and at ``clock_hz`` while waiting,
 ``/clock`` carries the bag time, so nodes running with ``use_sim_time:=true`` see the recording's time
-(``ros2 bag play --clock`` does the same). Data topics use reliable, keep-last QoS (a reliable publisher
-also serves best-effort sensor-data subscribers); ``/clock`` uses the clock QoS (best effort, depth 1).
+(``ros2 bag play --clock`` does the same). Every topic, ``/clock`` included, is published reliable and
+keep-last: a reliable publisher serves both reliable subscribers and best-effort ones (sensor-data QoS,
+rclpy's TimeSource), where a best-effort one would leave reliable subscribers deaf.
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ class BagPlayer:
         self._publishers = {t: node.create_publisher(message_class(typ), t, data_qos) for t, typ in self.topics.items()}
         self._clock_pub = None
         if self.cfg.clock:
-            clock_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+            clock_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
             self._clock_pub = node.create_publisher(message_class(CLOCK), "/clock", clock_qos)
 
     # ---------------------------------------------------------------------------------------------
