@@ -1,6 +1,6 @@
 """What the node reports on /diagnostics, assembled without ROS from a snapshot of its counters.
 
-One DiagnosticStatus named ``lsi_detector: pipeline`` per period, with the keys in ``DIAGNOSTIC_KEYS``
+One DiagnosticStatus named ``<node fully qualified name>: pipeline`` (e.g. ``lsi_detector: pipeline``) per period, with the keys in ``DIAGNOSTIC_KEYS``
 (values are strings, as diagnostic_msgs/KeyValue requires). Level: OK when both streams are live;
 WARN when a stream is stale (no message for ``stale_timeout``) or the missing-modality policy is blanking
 one; ERROR when the node is not configured (no model loaded).
@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
-STATUS_NAME = "lsi_detector: pipeline"
+STATUS_NAME = "pipeline"  # full name: "<node namespace/name>: pipeline", e.g. "lsi_detector: pipeline"
 
 DIAGNOSTIC_KEYS = (
     "state",

@@ -385,7 +385,7 @@ class LsiDetectorNode(LifecycleNode):
 
     def _publish_diagnostics(self) -> None:
         level, message, values = summarize(self.snapshot())
-        status = DiagnosticStatus(level=bytes([level]), name=STATUS_NAME.replace(NODE_NAME, self.get_name()),
+        status = DiagnosticStatus(level=bytes([level]), name=f"{self.get_fully_qualified_name().lstrip('/')}: {STATUS_NAME}",
                                   message=message, hardware_id=values["device"],
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])
         self._diag_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=[status]))
