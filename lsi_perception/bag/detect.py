@@ -113,7 +113,7 @@ def detect_bag(bag: str | Path, detector, out: str | Path, cfg: DetectConfig | N
         rgb_topic, thermal_topic = pick_image_topics(reader.topics, cfg.rgb_topic, cfg.thermal_topic)
         with BagWriter(out, storage=cfg.storage, overwrite=cfg.overwrite) as writer:
             has_gt = reader.topics.get(cfg.ground_truth_topic) == DETECTION_2D_ARRAY
-            result.frames = _frames_index(reader.custom_data)
+            result.frames = frames_index(reader.custom_data)
             wanted = [rgb_topic, thermal_topic] + ([cfg.ground_truth_topic] if has_gt else [])
             total = sum(reader.counts.get(t, 0) for t in wanted)
             start = time.perf_counter()
@@ -158,7 +158,8 @@ def _image_size(msg) -> tuple[int, int] | None:
     return (int(msg.width), int(msg.height)) if hasattr(msg, "width") else None
 
 
-def _frames_index(custom_data: dict[str, str]) -> list[tuple[int, str, str]]:
+def frames_index(custom_data: dict[str, str]) -> list[tuple[int, str, str]]:
+    """(stamp ns, image name, time of day) per frame from a bag written by ``bag from-dataset`` ([] if absent)."""
     raw = custom_data.get(FRAMES_KEY)
     if not raw:
         return []
