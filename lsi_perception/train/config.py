@@ -1,0 +1,164 @@
+"""TrainConfig: every training default in one place; ``config/train_*.yaml`` and ``key=value`` overrides only override.
+
+The model, preprocessing and inference sections are the same dataclasses the Detector reads from a
+checkpoint, so a trained model carries exactly the settings it was trained with.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsi_perception.config import InferenceConfig, ModelConfig, PreprocessConfig, load_yaml_config
+from lsi_perception.data.synthetic import SyntheticConfig
+from lsi_perception.losses.config import LossConfig
+
+DATASET_KINDS = ("kaist", "utokyo", "synthetic")
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+
+
+@dataclass
+class AugmentConfig:
+    """Paired (RGB + thermal move together) training augmentation; validation only letterboxes."""
+
+    hflip: float = 0.5  # probability of a horizontal flip
+    scale_range: tuple[float, float] = (0.8, 1.25)  # random rescale before the crop/letterbox (1, 1 = off)
+    # (independent brightness/contrast jitter per modality is always on: see data/transforms.py)
+
+
+@dataclass
+class DataConfig:
+    """Where the images come from.
+
+    Paths are relative to the current directory unless absolute. ``train_list`` / ``val_list`` are image
+    set files (a bare name is also looked up in ``<root>/imageSets/``). ``val_annotations`` is the
+    COCO-style JSON the evaluator scores against; null means ``<root>/annotations/<val list stem>.json``.
+    ``kind: synthetic`` generates the dataset under ``root`` on first use (``synthetic`` settings) if
+    ``root`` does not exist yet.
+    """
+
+    kind: str = "synthetic"
+    root: str = "data/synthetic"
+    train_list: str = "train.txt"
+    val_list: str = "test.txt"
+    val_annotations: str | None = None  # relative paths are looked up in val_root too
+    val_root: str | None = None  # validation images from another dataset folder (null: root)
+    train_annotations: str = "auto"  # "auto" (bbGt files under <root>/annotations) | path of a COCO JSON
+    min_height: float = 0.0  # training boxes shorter than this become ignore regions
+    val_max_images: int | None = None  # evaluate on the first N validation images only (fast smoke runs)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    val_synthetic: SyntheticConfig | None = None  # generates val_root on first use (kind: synthetic)
+
+    @property
+    def val_root_path(self) -> Path:
+        return Path(self.val_root if self.val_root is not None else self.root)
+
+    def validate(self) -> None:
+        if self.kind not in DATASET_KINDS:
+            raise ValueError(f"data.kind={self.kind!r} is not one of {', '.join(DATASET_KINDS)}")
+        self.synthetic.validate()
+        if self.val_synthetic is not None:
+            self.val_synthetic.validate()
+        lo, hi = self.augment.scale_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"data.augment.scale_range={self.augment.scale_range} must satisfy 0 < low <= high")
+        if not 0.0 <= self.augment.hflip <= 1.0:
+            raise ValueError(f"data.augment.hflip={self.augment.hflip} must be a probability in [0, 1]")
+
+
+@dataclass
+class OptimConfig:
+    """AdamW. Norm/bias parameters get no weight decay (decaying a LayerNorm gain only hurts)."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.999)
+    backbone_lr_mult: float = 1.0  # < 1 slows pretrained backbones relative to the fresh heads
+    grad_clip: float = 5.0  # max global L2 norm of the gradients; 0 disables clipping
+
+    def validate(self) -> None:
+        if self.lr <= 0 or self.weight_decay < 0 or self.backbone_lr_mult <= 0 or self.grad_clip < 0:
+            raise ValueError("optim.lr and optim.backbone_lr_mult must be > 0; weight_decay and grad_clip >= 0")
+
+
+@dataclass
+class ScheduleConfig:
+    """Linear warmup from ``warmup_start * lr`` then cosine decay to ``min_lr_ratio * lr``, per step."""
+
+    warmup_steps: int = 100
+    warmup_start: float = 0.01
+    min_lr_ratio: float = 0.05
+
+    def validate(self) -> None:
+        if self.warmup_steps < 0 or not 0 <= self.min_lr_ratio <= 1 or not 0 < self.warmup_start <= 1:
+            raise ValueError("schedule: warmup_steps >= 0, min_lr_ratio in [0, 1], warmup_start in (0, 1]")
+
+
+@dataclass
+class RuntimeConfig:
+    """Budget, devices, logging and checkpointing."""
+
+    epochs: int = 10
+    max_steps: int | None = None  # stops early (and sizes the cosine schedule) when set
+    batch_size: int = 8  # per process
+    workers: int = 2  # DataLoader workers per process (0 = load in the training process)
+    device: str = "auto"  # "auto" (cuda if available) | "cpu" | "cuda" | "cuda:N"
+    amp: str = "auto"  # "auto" (bf16 on CUDA if supported, else fp16; off on CPU) | "off" | "bf16" | "fp16"
+    eval_every: int = 1  # validate every N epochs (and after the last); 0 = only after the last
+    eval_score_threshold: float = 0.01  # detections kept for MR (the curve needs low-score detections)
+    log_every: int = 20  # steps between TensorBoard scalars (and I_vis / I_th when delta = 0)
+    checkpoint_every: int = 0  # also save last + train state every N steps (0: at epoch ends only)
+    stop_at_step: int | None = None  # end this invocation after step N (checkpointed; schedule unchanged),
+    #                                  e.g. for time-limited job slots; --resume continues the run
+    out_dir: str = "runs"  # the run writes to <out_dir>/<name>/
+    seed: int = 0
+    deterministic: bool = False  # torch.use_deterministic_algorithms (slower; used by the resume test)
+    progress: bool = True  # tqdm bar on rank 0
+
+    def validate(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.workers < 0 or self.log_every < 1 or self.eval_every < 0:
+            raise ValueError("runtime: epochs, batch_size, log_every >= 1; workers, eval_every >= 0")
+        if self.checkpoint_every < 0 or (self.stop_at_step is not None and self.stop_at_step < 1):
+            raise ValueError("runtime.checkpoint_every must be >= 0 and runtime.stop_at_step >= 1 or null")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"runtime.max_steps={self.max_steps} must be >= 1 or null")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"runtime.amp={self.amp!r} is not one of {', '.join(AMP_MODES)}")
+
+
+@dataclass
+class TrainConfig:
+    """One training run: ``lsi train --config config/train_*.yaml [section.key=value ...]``."""
+
+    name: str = "synthetic_b0"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runtime.out_dir) / self.name
+
+    def validate(self) -> None:
+        if not self.name or "/" in self.name:
+            raise ValueError(f"name={self.name!r} must be a non-empty folder name (no '/')")
+        for section in (self.model, self.preprocess, self.inference, self.loss, self.data, self.optim,
+                        self.schedule, self.runtime):
+            section.validate()
+        if self.preprocess.input_size is None:
+            raise ValueError("training batches need one size: set preprocess.input_size: [height, width]")
+        if any(s % self.preprocess.pad_multiple for s in self.preprocess.input_size):
+            raise ValueError(
+                f"preprocess.input_size={self.preprocess.input_size} must be a multiple of "
+                f"preprocess.pad_multiple={self.preprocess.pad_multiple}"
+            )
+
+
+def load_train_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """TrainConfig from a YAML file plus ``section.key=value`` overrides, validated."""
+    return load_yaml_config(TrainConfig, path, overrides)

@@ -1,0 +1,267 @@
+"""Datasets and loaders for training and validation, built from ``DataConfig``.
+
+Two properties the trainer relies on:
+
+- Augmentation is a function of ``(seed, epoch, index)`` only (``SeededAugmentation``), not of the
+  worker that loads the sample or of what ran before, so a resumed run sees exactly the images an
+  uninterrupted one would, for any number of workers or processes.
+- ``EpochSampler`` shards a seeded per-epoch permutation over the DDP ranks (it is a
+  ``DistributedSampler``) and can skip the batches a resumed epoch has already done.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from lsi_perception.config import PreprocessConfig, to_dict
+from lsi_perception.data.collate import collate_samples
+from lsi_perception.data.kaist import KaistDataset
+from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
+from lsi_perception.data.transforms import build_eval_transforms, build_train_transforms
+from lsi_perception.data.utokyo import UTokyoDataset
+from lsi_perception.eval import KaistAnnotations, annotations_from_coco, load_annotations
+from lsi_perception.train.config import DataConfig, TrainConfig
+from lsi_perception.train.distributed import DistInfo
+
+
+# ---------------------------------------------------------------------------------------------- dataset
+def _resolve(root: Path, name: str) -> Path:
+    """An image-set or annotation path: as given, or relative to ``root`` / ``root/imageSets``."""
+    for candidate in (Path(name), root / name, root / "imageSets" / name):
+        if candidate.is_file():
+            return candidate
+    return Path(name)
+
+
+def prepare_dataset(cfg: DataConfig, class_names: Sequence[str]) -> dict[str, Any]:
+    """Check (or, for ``kind: synthetic``, generate) the dataset before anything else starts.
+
+    Returns a small description for checkpoint provenance. A missing root or image list is a
+    FileNotFoundError naming it and the fix, raised before the model is even built.
+    """
+    root, val_root = Path(cfg.root), cfg.val_root_path
+    if cfg.kind == "synthetic":
+        _generate_if_missing(root, cfg.synthetic)
+        if val_root != root:
+            _generate_if_missing(val_root, cfg.val_synthetic or cfg.synthetic)
+    hint = {
+        "kaist": "download KAIST (images/, annotations/, imageSets/) and set data.root",
+        "utokyo": "point data.root at the UTokyo ir_det_dataset folder",
+        "synthetic": "remove the folder's remains or set data.root to a fresh path",
+    }[cfg.kind]
+    for what, folder in (("data.root", root), ("data.val_root", val_root)):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"dataset root {folder} ({what}) does not exist: {hint}")
+    for what, folder, name in (("data.train_list", root, cfg.train_list), ("data.val_list", val_root, cfg.val_list)):
+        if not _resolve(folder, name).is_file():
+            raise FileNotFoundError(f"{what}={name!r} not found as a file, in {folder} or in {folder / 'imageSets'}")
+    if cfg.val_annotations is not None and not _resolve(val_root, cfg.val_annotations).is_file():
+        raise FileNotFoundError(
+            f"data.val_annotations={cfg.val_annotations!r} not found; give the COCO-style JSON (KAIST "
+            "evaluation schema) of the validation images, or null to use the dataset's own labels"
+        )
+    desc: dict[str, Any] = {"kind": cfg.kind, "root": str(root), "train_list": cfg.train_list,
+                            "val_root": str(val_root), "val_list": cfg.val_list, "class_names": list(class_names)}
+    if cfg.kind == "synthetic":
+        desc["synthetic"] = to_dict(cfg.synthetic)
+        if cfg.val_synthetic is not None:
+            desc["val_synthetic"] = to_dict(cfg.val_synthetic)
+    return desc
+
+
+def _generate_if_missing(root: Path, cfg: SyntheticConfig) -> None:
+    if (root / "imageSets").is_dir():
+        return
+    print(f"[lsi train] generating a synthetic dataset under {root} (first use) ...", flush=True)
+    info = generate_dataset(root, cfg)
+    print(f"[lsi train] wrote {sum(info.frames.values())} frames in {info.seconds:.0f} s", flush=True)
+
+
+def val_annotations_path(cfg: DataConfig) -> Path | None:
+    """The evaluator's ground truth: ``data.val_annotations``, else ``<root>/annotations/<val list>.json``
+    when it exists (synthetic and converted KAIST sets), else None (built from the dataset's labels)."""
+    root = cfg.val_root_path
+    if cfg.val_annotations is not None:
+        return _resolve(root, cfg.val_annotations)
+    default = root / "annotations" / f"{Path(cfg.val_list).stem}.json"
+    return default if default.is_file() else None
+
+
+def build_dataset(cfg: DataConfig, split: str, class_names: Sequence[str], transforms) -> Dataset:
+    """The ``split`` ("train" | "val") dataset of ``cfg.kind``; unreadable entries are warned about and skipped."""
+    root = Path(cfg.root) if split == "train" else cfg.val_root_path
+    image_list = _resolve(root, cfg.train_list if split == "train" else cfg.val_list)
+    if cfg.kind == "utokyo":
+        return UTokyoDataset(root, image_list, class_names, transforms=transforms,
+                             min_height=cfg.min_height if split == "train" else 0.0)
+    if split == "train":
+        return KaistDataset(root, image_list, class_names, cfg.train_annotations, transforms,
+                            min_height=cfg.min_height)
+    ann = val_annotations_path(cfg)
+    return KaistDataset(root, image_list, class_names, ann if ann is not None else "auto", transforms)
+
+
+def annotations_from_dataset(dataset: Dataset) -> KaistAnnotations:
+    """Evaluator ground truth from a dataset's own (untransformed) labels, for sets without a KAIST JSON.
+
+    Heights are box heights and occlusion is "none" (such sets rarely annotate it); ignore flags carry
+    over. Time of day follows the KAIST set-number rule of the image names ("unknown" otherwise).
+    """
+    images, annotations = [], []
+    for i in range(len(dataset)):  # type: ignore[arg-type]
+        sample = dataset.load(i)  # type: ignore[attr-defined]
+        h, w = sample["rgb"].shape[:2]
+        images.append({"id": i, "im_name": sample["image_id"], "width": w, "height": h})
+        for box, ignore in zip(sample["boxes"], sample["ignore"]):
+            x0, y0, x1, y1 = (float(v) for v in box)
+            annotations.append({"id": len(annotations), "image_id": i, "category_id": 1,
+                                "bbox": [x0, y0, x1 - x0, y1 - y0], "height": y1 - y0, "occlusion": 0,
+                                "ignore": int(bool(ignore))})
+    return annotations_from_coco({"images": images, "annotations": annotations,
+                                  "categories": [{"id": 1, "name": "person"}]}, "<dataset labels>")
+
+
+class SeededAugmentation(Dataset):
+    """Wraps a dataset so sample ``i`` of epoch ``e`` is augmented with RNGs seeded from ``(seed, e, i)``.
+
+    The global ``random`` / NumPy / torch states are saved and restored around each sample, so loading
+    in the training process (``workers=0``) leaves the training RNG streams untouched.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset = dataset
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int):
+        seed = np.random.SeedSequence([self.seed, self.epoch, int(index)]).generate_state(1)[0]
+        with _isolated_rng(int(seed)):
+            return self.dataset[index]
+
+
+@contextlib.contextmanager
+def _isolated_rng(seed: int) -> Iterator[None]:
+    py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.set_rng_state(torch_state)
+
+
+class EpochSampler(DistributedSampler):
+    """DistributedSampler (seeded per-epoch shuffle, one shard per rank) that can skip finished batches.
+
+    ``set_epoch(epoch, skip_batches)`` also tells the wrapped ``SeededAugmentation`` the epoch, so the
+    augmentation changes every epoch yet stays reproducible.
+    """
+
+    def __init__(self, dataset: SeededAugmentation, info: DistInfo, seed: int, batch_size: int) -> None:
+        super().__init__(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed,
+                         drop_last=True)
+        self.augmented = dataset
+        self.batch_size = batch_size
+        self.skip = 0
+
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:  # type: ignore[override]
+        super().set_epoch(epoch)
+        self.augmented.epoch = epoch
+        self.skip = skip_batches * self.batch_size
+
+    def __iter__(self) -> Iterator[int]:
+        indices = list(super().__iter__())
+        return iter(indices[self.skip:])
+
+    def __len__(self) -> int:
+        return max(super().__len__() - self.skip, 0)
+
+
+# ---------------------------------------------------------------------------------------------- loaders
+class _Collate:
+    """Picklable collate function (workers need one) bound to the preprocessing settings."""
+
+    def __init__(self, preprocess: PreprocessConfig) -> None:
+        self.preprocess = preprocess
+
+    def __call__(self, samples):
+        return collate_samples(samples, self.preprocess)
+
+
+def build_train_loader(cfg: TrainConfig, info: DistInfo, device: torch.device) -> tuple[DataLoader, EpochSampler]:
+    aug = cfg.data.augment
+    transforms = build_train_transforms(cfg.preprocess, aug.scale_range, aug.hflip)
+    dataset = SeededAugmentation(build_dataset(cfg.data, "train", cfg.model.class_names, transforms),
+                                 cfg.runtime.seed)
+    sampler = EpochSampler(dataset, info, cfg.runtime.seed, cfg.runtime.batch_size)
+    loader = DataLoader(dataset, batch_size=cfg.runtime.batch_size, sampler=sampler, drop_last=True,
+                        num_workers=cfg.runtime.workers, collate_fn=_Collate(cfg.preprocess),
+                        pin_memory=device.type == "cuda", persistent_workers=False)
+    return loader, sampler
+
+
+def restrict_annotations(ann: KaistAnnotations, im_names: set[str]) -> KaistAnnotations:
+    """``ann`` limited to the images in ``im_names`` (images the loader will not see would count as misses)."""
+    keep = np.array([name in im_names for name in ann.im_names], dtype=bool)
+    new_index = np.cumsum(keep) - 1
+    gt_keep = keep[ann.gt_image]
+    counts = np.bincount(new_index[ann.gt_image[gt_keep]], minlength=int(keep.sum()))
+    return dataclasses.replace(
+        ann,
+        image_ids=ann.image_ids[keep],
+        im_names=tuple(n for n, k in zip(ann.im_names, keep) if k),
+        time_of_day=tuple(t for t, k in zip(ann.time_of_day, keep) if k),
+        image_sizes=ann.image_sizes[keep],
+        gt_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        gt_image=new_index[ann.gt_image[gt_keep]].astype(np.int64),
+        gt_boxes=ann.gt_boxes[gt_keep],
+        gt_height=ann.gt_height[gt_keep],
+        gt_occlusion=ann.gt_occlusion[gt_keep],
+        gt_ignore=ann.gt_ignore[gt_keep],
+    )
+
+
+class _Subset(Dataset):
+    def __init__(self, dataset: Dataset, n: int) -> None:
+        self.dataset, self.n = dataset, min(n, len(dataset))  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int):
+        return self.dataset[index]
+
+
+def build_val_loader(cfg: TrainConfig, device: torch.device, batch_size: int | None = None
+                     ) -> tuple[DataLoader, KaistAnnotations]:
+    """Letterboxed validation images (no augmentation) and the evaluator's annotations for them."""
+    dataset: Dataset = build_dataset(cfg.data, "val", cfg.model.class_names, build_eval_transforms(cfg.preprocess))
+    names = list(dataset.names)  # type: ignore[attr-defined]
+    if cfg.data.val_max_images is not None:
+        dataset = _Subset(dataset, cfg.data.val_max_images)
+        names = names[: len(dataset)]
+    ann_path = val_annotations_path(cfg.data)
+    if ann_path is None:
+        annotations = annotations_from_dataset(dataset if not isinstance(dataset, _Subset) else dataset.dataset)
+    else:
+        annotations = load_annotations(ann_path)
+    if set(annotations.im_names) != set(names):
+        annotations = restrict_annotations(annotations, set(names))
+    loader = DataLoader(dataset, batch_size=batch_size or cfg.runtime.batch_size, shuffle=False,
+                        num_workers=cfg.runtime.workers, collate_fn=_Collate(cfg.preprocess),
+                        pin_memory=device.type == "cuda")
+    return loader, annotations

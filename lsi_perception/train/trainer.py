@@ -1,0 +1,359 @@
+"""The training run: model, optimizer, schedule, AMP, DDP, TensorBoard, validation and checkpoints.
+
+Files written to ``<runtime.out_dir>/<name>/`` (rank 0 only, each atomically: temp file + rename):
+
+- ``last.safetensors`` / ``best.safetensors``: Detector checkpoints (``lsi_perception/checkpoint.py``),
+  loadable with ``Detector.from_checkpoint`` and nothing else; provenance records the command, commit,
+  dataset, step and validation metrics. ``best`` has the lowest Reasonable MR (all) seen so far.
+- ``train_state.pt``: what ``--resume`` needs besides the weights (optimizer, schedule, grad scaler,
+  every RNG, step counters, best MR), plain tensors and containers so ``torch.load(weights_only=True)``
+  reads it. It names the step it belongs to; ``last.safetensors`` must carry the same step.
+- ``config.yaml`` (the resolved TrainConfig), ``metrics.jsonl`` (one line per validation), ``tb/``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+
+from lsi_perception.checkpoint import CheckpointMeta, git_commit, load_checkpoint, save_checkpoint
+from lsi_perception.config import to_dict
+from lsi_perception.losses.criterion import build_criterion
+from lsi_perception.losses.lsi import LSIRegularizer
+from lsi_perception.model import LSIDetectorNet, build_model
+from lsi_perception.train import distributed as dist_utils
+from lsi_perception.train.config import TrainConfig
+from lsi_perception.train.data import build_train_loader, build_val_loader, prepare_dataset
+from lsi_perception.train.engine import (
+    AmpSettings,
+    LoopState,
+    StepContext,
+    TrainingObjective,
+    evaluate,
+    resolve_amp,
+    summarize,
+    train_one_epoch,
+)
+
+STATE_FILE = "train_state.pt"
+LAST, BEST = "last.safetensors", "best.safetensors"
+
+
+# ---------------------------------------------------------------------------------------------- pieces
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG the loop draws from, as tensors / plain containers (weights_only-safe)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np_state = state["numpy"]
+    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
+                         np_state["has_gauss"], np_state["cached_gaussian"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def build_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with four groups: (backbone | rest) x (decayed weights | no-decay norms and biases)."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, p in net.named_parameters():
+        if not p.requires_grad:
+            continue
+        is_backbone = name.startswith(("rgb_backbone.", "thermal_backbone."))
+        decay = p.ndim > 1
+        groups.setdefault((is_backbone, decay), []).append(p)
+    o = cfg.optim
+    param_groups = [
+        {"params": params, "lr": o.lr * (o.backbone_lr_mult if is_backbone else 1.0),
+         "weight_decay": o.weight_decay if decay else 0.0}
+        for (is_backbone, decay), params in sorted(groups.items())
+    ]
+    return torch.optim.AdamW(param_groups, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int, warmup_start: float, min_ratio: float):
+    """lr multiplier per step: linear warmup_start -> 1 over warmup_steps, cosine 1 -> min_ratio after."""
+    warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return warmup_start + (1.0 - warmup_start) * step / warmup_steps
+        span = max(total_steps - warmup_steps, 1)
+        progress = min((step - warmup_steps) / span, 1.0)
+        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def resolve_resume_path(resume: str | Path) -> Path:
+    """A run folder or its ``train_state.pt`` -> the state file (clear error when neither exists)."""
+    path = Path(resume)
+    state = path / STATE_FILE if path.is_dir() else path
+    if not state.is_file():
+        raise FileNotFoundError(
+            f"--resume {resume}: no {STATE_FILE} there; pass the run folder (runs/<name>) or its {STATE_FILE}"
+        )
+    if not (state.parent / LAST).is_file():
+        raise FileNotFoundError(f"--resume {resume}: {state.parent / LAST} (the weights) is missing")
+    return state
+
+
+# ---------------------------------------------------------------------------------------------- trainer
+class Trainer:
+    """``Trainer(cfg, command).fit(resume=None) -> final metrics``; run under ``torchrun`` for DDP."""
+
+    def __init__(self, cfg: TrainConfig, command: str | None = None) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.command = command if command is not None else " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+        self.device = dist_utils.resolve_device(cfg.runtime.device, dist_utils.local_rank_from_env())
+        self.dist = dist_utils.init_distributed(self.device)
+        self.amp: AmpSettings = resolve_amp(cfg.runtime.amp, self.device)
+        self.run_dir = cfg.run_dir
+        self.writer = None
+
+    # ------------------------------------------------------------------ setup
+    def _build(self) -> None:
+        cfg, rt = self.cfg, self.cfg.runtime
+        if rt.deterministic:
+            torch.use_deterministic_algorithms(True)
+        seed_everything(rt.seed)  # same init on every rank (DDP also broadcasts rank 0's weights)
+        if self.dist.is_main:
+            self.dataset_info = prepare_dataset(cfg.data, cfg.model.class_names)
+        dist_utils.barrier(self.dist)
+        if not self.dist.is_main:
+            self.dataset_info = prepare_dataset(cfg.data, cfg.model.class_names)
+        self.net: LSIDetectorNet = build_model(cfg.model).to(self.device)
+        criterion = build_criterion(cfg.loss, cfg.model.num_classes, self.net.stride)
+        regularizer = LSIRegularizer(cfg.loss)
+        objective: torch.nn.Module = TrainingObjective(self.net, criterion, regularizer, cfg.loss.delta)
+        if self.dist.enabled:
+            objective = DistributedDataParallel(
+                objective, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.objective = objective
+        self.train_loader, self.train_sampler = build_train_loader(cfg, self.dist, self.device)
+        self.val_loader, self.val_annotations = (build_val_loader(cfg, self.device) if self.dist.is_main
+                                                 else (None, None))
+        steps_per_epoch = len(self.train_loader)
+        if steps_per_epoch == 0:
+            raise ValueError(
+                f"the training set has fewer images ({len(self.train_sampler)} on this rank) than "
+                f"runtime.batch_size={rt.batch_size}; lower the batch size or add images"
+            )
+        self.steps_per_epoch = steps_per_epoch
+        self.dataset_info["train_images"] = len(self.train_loader.dataset)  # type: ignore[arg-type]
+        self.total_steps = min(rt.max_steps or math.inf, rt.epochs * steps_per_epoch)
+        self.optimizer = build_optimizer(self.net, cfg)
+        s = cfg.schedule
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, warmup_cosine(self.total_steps, s.warmup_steps, s.warmup_start, s.min_lr_ratio))
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp.needs_scaler)
+        self.state = LoopState()
+        # Per-rank stream for what the step draws (LSI noise): ranks see different noise.
+        seed_everything(rt.seed * 1000 + self.dist.rank + 1)
+
+    def _resume(self, resume: str | Path) -> None:
+        path = resolve_resume_path(resume)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        weights, meta = load_checkpoint(path.parent / LAST)
+        if int(meta.provenance.get("step", -1)) != saved["step"]:
+            raise ValueError(
+                f"{path.parent / LAST} is from step {meta.provenance.get('step')} but {path} from step "
+                f"{saved['step']} (interrupted while saving?); resume from a consistent pair"
+            )
+        self.net.load_state_dict(weights)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        self.scaler.load_state_dict(saved["scaler"])
+        self.state = LoopState(step=saved["step"], epoch=saved["epoch"], epoch_step=saved["epoch_step"],
+                               best_mr=saved["best_mr"], history=list(saved.get("history", [])))
+        rng = saved["rng"][self.dist.rank] if self.dist.rank < len(saved["rng"]) else saved["rng"][0]
+        set_rng_state(rng)
+        self._log_main(f"resumed from {path} at step {self.state.step} (epoch {self.state.epoch}, "
+                       f"batch {self.state.epoch_step} of {self.steps_per_epoch})")
+
+    # ------------------------------------------------------------------ outputs
+    def _log_main(self, message: str) -> None:
+        if self.dist.is_main:
+            print(f"[lsi train] {message}", flush=True)
+
+    def _scalars(self, scalars: dict[str, float], step: int) -> None:
+        if self.writer is not None:
+            for key, value in scalars.items():
+                if math.isfinite(value):
+                    self.writer.add_scalar(key, value, step)
+
+    def _provenance(self, metrics: dict[str, float]) -> dict[str, Any]:
+        cfg = self.cfg
+        return {
+            "command": self.command,
+            "git_commit": git_commit() or "unknown",
+            "dataset": self.dataset_info,
+            "epochs": self.state.epoch,
+            "step": self.state.step,
+            "total_steps": self.total_steps,
+            "seed": cfg.runtime.seed,
+            "world_size": self.dist.world_size,
+            "loss": to_dict(cfg.loss),
+            "metrics": metrics,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "train_config": to_dict(cfg),
+        }
+
+    def _meta(self, metrics: dict[str, float]) -> CheckpointMeta:
+        cfg = self.cfg
+        return CheckpointMeta(model=cfg.model, preprocess=cfg.preprocess, inference=cfg.inference,
+                              provenance=self._provenance(metrics))
+
+    def _save(self, metrics: dict[str, float], best: bool) -> None:
+        """last (+ best) weights and the train state; every rank contributes its RNG state."""
+        rngs = [rng_state()]
+        if self.dist.enabled:
+            gathered: list[Any] = [None] * self.dist.world_size
+            torch.distributed.all_gather_object(gathered, rngs[0])
+            rngs = gathered
+        if not self.dist.is_main:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        state = {
+            "step": self.state.step, "epoch": self.state.epoch, "epoch_step": self.state.epoch_step,
+            "best_mr": self.state.best_mr, "history": self.state.history,
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(), "rng": rngs, "world_size": self.dist.world_size,
+        }
+        meta = self._meta(metrics)
+        save_checkpoint(self.run_dir / LAST, self.net, meta)
+        _atomic_torch_save(state, self.run_dir / STATE_FILE)
+        if best:
+            save_checkpoint(self.run_dir / BEST, self.net, meta)
+
+    def _validate(self) -> dict[str, float]:
+        """Reasonable MR all/day/night on rank 0, shared with every rank."""
+        metrics: dict[str, float] = {}
+        if self.dist.is_main and self.val_loader is not None:
+            tic = time.perf_counter()
+            result = evaluate(self.net, self.val_loader, self.val_annotations, self._eval_inference(),
+                              self.device, self.amp)
+            metrics = summarize(result)
+            metrics["val_seconds"] = time.perf_counter() - tic
+        metrics = dist_utils.broadcast_object(metrics, self.dist)  # type: ignore[assignment]
+        return metrics
+
+    def _eval_inference(self):
+        from dataclasses import replace
+
+        return replace(self.cfg.inference, score_threshold=self.cfg.runtime.eval_score_threshold)
+
+    # ------------------------------------------------------------------ loop
+    def fit(self, resume: str | Path | None = None) -> dict[str, float]:
+        """Train to the budget (or ``runtime.stop_at_step``); returns the last validation metrics."""
+        cfg = self.cfg
+        try:
+            self._build()
+            if resume is not None:
+                self._resume(resume)
+            if self.dist.is_main:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+                self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.state.step or None)
+            self._log_main(
+                f"{cfg.name}: {self.dataset_info.get('train_images', '?')} training images, "
+                f"{self.steps_per_epoch} steps/epoch, {self.total_steps} steps, device {self.device}, "
+                f"amp {self.amp.dtype or 'off'}, {self.dist.world_size} process(es), delta={cfg.loss.delta}"
+            )
+            return self._loop()
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+            dist_utils.cleanup(self.dist)
+
+    def _loop(self) -> dict[str, float]:
+        cfg, rt = self.cfg, self.cfg.runtime
+        stop_at = min(self.total_steps, rt.stop_at_step or math.inf)
+        ctx = StepContext(self.objective, self.optimizer, self.scheduler, self.scaler, self.amp, self.device,
+                          cfg.optim.grad_clip, rt.log_every, int(stop_at))
+        metrics: dict[str, float] = {}
+        progress = None
+        if self.dist.is_main and rt.progress:
+            from tqdm import tqdm
+
+            progress = tqdm(total=int(self.total_steps), initial=self.state.step, desc=cfg.name, unit="step",
+                            dynamic_ncols=True, file=sys.stderr)
+
+        def checkpoint_hook(state: LoopState) -> None:
+            if rt.checkpoint_every and state.step % rt.checkpoint_every == 0 and state.step < stop_at:
+                self._save(metrics, best=False)
+
+        try:
+            while self.state.step < stop_at:
+                epoch = self.state.epoch
+                loader = self.train_loader
+                self.train_sampler.set_epoch(epoch, skip_batches=self.state.epoch_step)
+                train_one_epoch(ctx, loader, self.state, log=self._scalars, progress=progress,
+                                on_step=checkpoint_hook)
+                epoch_done = self.state.epoch_step >= self.steps_per_epoch
+                if epoch_done:
+                    self.state.epoch += 1
+                    self.state.epoch_step = 0
+                finished = self.state.step >= self.total_steps
+                due = epoch_done and rt.eval_every > 0 and self.state.epoch % rt.eval_every == 0
+                best = False
+                if due or finished:
+                    metrics = self._validate()
+                    record = {"step": self.state.step, "epoch": self.state.epoch, **metrics}
+                    self.state.history.append(record)
+                    self._scalars({f"val/{k}": v for k, v in metrics.items()}, self.state.step)
+                    mr = metrics.get("mr_reasonable_all", math.inf)
+                    best = mr < self.state.best_mr or not (self.run_dir / BEST).exists()
+                    self.state.best_mr = min(self.state.best_mr, mr)
+                    if self.dist.is_main:
+                        with (self.run_dir / "metrics.jsonl").open("a") as fh:
+                            fh.write(json.dumps(record) + "\n")
+                        self._log_main(
+                            f"step {self.state.step} epoch {self.state.epoch}: Reasonable MR "
+                            + " ".join(f"{t} {metrics.get(f'mr_reasonable_{t}', math.nan):.2f}%"
+                                       for t in ("all", "day", "night")))
+                if epoch_done or self.state.step >= stop_at:
+                    self._save(metrics, best=best)
+        finally:
+            if progress is not None:
+                progress.close()
+        self._log_main(f"done at step {self.state.step}; checkpoints in {self.run_dir}")
+        return metrics
