@@ -58,7 +58,8 @@ def thermal_encoding(thermal: np.ndarray) -> str:
 class DetectorClient(Node):
     """Publishes RGB/thermal messages to a detector and records everything it publishes."""
 
-    def __init__(self, name: str = "lsi_detector_client", namespace: str = "", compressed: bool = False) -> None:
+    def __init__(self, name: str = "lsi_detector_client", namespace: str = "", compressed: bool = False,
+                 overlay: bool = True) -> None:
         super().__init__(name, namespace=namespace)
         msg_type = CompressedImage if compressed else Image
         suffix = "/compressed" if compressed else ""
@@ -71,7 +72,8 @@ class DetectorClient(Node):
         self.diagnostics: list[DiagnosticArray] = []
         self.label_info: list[LabelInfo] = []
         self.create_subscription(Detection2DArray, "detections", self._record(self.detections, stamped=True), reliable)
-        self.create_subscription(Image, "detections/image", self._record(self.overlays), reliable)
+        if overlay:  # subscribing makes the node draw and publish the overlay
+            self.create_subscription(Image, "detections/image", self._record(self.overlays), reliable)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._record(self.diagnostics), 50)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(LabelInfo, "label_info", self._record(self.label_info), latched)
@@ -121,14 +123,14 @@ class DetectorClient(Node):
 
 @contextlib.contextmanager
 def running_detector(parameters: dict[str, Any], namespace: str = "", node_name: str = "lsi_detector",
-                     compressed: bool = False) -> Iterator[tuple[Any, DetectorClient]]:
+                     compressed: bool = False, overlay: bool = True) -> Iterator[tuple[Any, DetectorClient]]:
     """An active ``LsiDetectorNode`` (configured + activated in-process) and a client, spun by one
     MultiThreadedExecutor in a background thread. rclpy must already be initialized."""
     from lsi_perception.ros.node import LsiDetectorNode
 
     overrides = [Parameter(k, value=v) for k, v in {**parameters, "autostart": False}.items()]
     node = LsiDetectorNode(node_name, namespace=namespace, parameter_overrides=overrides)
-    client = DetectorClient(f"{node_name}_client", namespace=namespace, compressed=compressed)
+    client = DetectorClient(f"{node_name}_client", namespace=namespace, compressed=compressed, overlay=overlay)
     executor = MultiThreadedExecutor(num_threads=3)
     executor.add_node(node)
     executor.add_node(client)
