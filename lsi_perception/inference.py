@@ -113,6 +113,7 @@ class Detector:
         self._rgb_mean = torch.tensor(p.rgb_mean, device=self.device).view(1, 3, 1, 1) * 255.0
         self._rgb_inv_std = 1.0 / (torch.tensor(p.rgb_std, device=self.device).view(1, 3, 1, 1) * 255.0)
         self.last_timings_ms: dict[str, float] = {}
+        self._preprocess_ms = self._model_ms = 0.0
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto", precision: str = "auto",
@@ -130,29 +131,29 @@ class Detector:
     def predict_batch(self, rgbs: Sequence[np.ndarray | None], thermals: Sequence[np.ndarray | None], *,
                       rgb_order: str = "rgb") -> list[Detections]:
         """Detect in several pairs at once (sizes may differ: each is letterboxed and the batch padded)."""
-        if self._model is None:
-            raise RuntimeError("this Detector was released; build a new one with Detector.from_checkpoint")
-        if len(rgbs) != len(thermals):
-            raise ValueError(f"got {len(rgbs)} rgb images but {len(thermals)} thermal images")
+        self._check_batch(rgbs, thermals, rgb_order)
         if not rgbs:
             return []
-        if rgb_order not in ("rgb", "bgr"):
-            raise ValueError(f"rgb_order={rgb_order!r} must be 'rgb' or 'bgr'")
         t0 = time.perf_counter()
-        rgb_t, th_t, boxes_lb = self._preprocess(rgbs, thermals, rgb_order)
-        t1 = time.perf_counter()
-        with torch.inference_mode(), self._autocast():
-            outputs = self._forward(rgb_t, th_t)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        outputs, lbs = self._run_network(rgbs, thermals, rgb_order)
         t2 = time.perf_counter()
         with torch.inference_mode():
             per_image = decode(outputs, self.inference)
-            results = [self._to_detections(d, lb) for d, lb in zip(per_image, boxes_lb)]
+            results = [self._to_detections(d, lb) for d, lb in zip(per_image, lbs)]
         t3 = time.perf_counter()
-        self.last_timings_ms = {"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3,
+        self.last_timings_ms = {"preprocess": self._preprocess_ms, "model": self._model_ms,
                                 "decode": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
         return results
+
+    def dense_maps(self, rgbs: Sequence[np.ndarray | None], thermals: Sequence[np.ndarray | None], *,
+                   rgb_order: str = "rgb") -> tuple[dict, list[Letterbox]]:
+        """The raw network outputs for a batch (float32, on the CPU) and each image's letterbox: for
+        debugging, visualizing score/IoU maps and precision checks. Maps are in network-input cells."""
+        self._check_batch(rgbs, thermals, rgb_order)
+        if not rgbs:
+            raise ValueError("dense_maps needs at least one image pair")
+        outputs, lbs = self._run_network(rgbs, thermals, rgb_order)
+        return {k: (v.float().cpu() if isinstance(v, torch.Tensor) else v) for k, v in outputs.items()}, lbs
 
     def warmup(self, height: int = 512, width: int = 640) -> None:
         """One prediction on a blank pair (cuDNN autotuning, compile, allocator) before real traffic."""
@@ -167,6 +168,27 @@ class Detector:
             torch.cuda.empty_cache()
 
     # ------------------------------------------------------------------ steps
+
+    def _check_batch(self, rgbs, thermals, rgb_order: str) -> None:
+        if self._model is None:
+            raise RuntimeError("this Detector was released; build a new one with Detector.from_checkpoint")
+        if len(rgbs) != len(thermals):
+            raise ValueError(f"got {len(rgbs)} rgb images but {len(thermals)} thermal images")
+        if rgb_order not in ("rgb", "bgr"):
+            raise ValueError(f"rgb_order={rgb_order!r} must be 'rgb' or 'bgr'")
+
+    def _run_network(self, rgbs, thermals, rgb_order: str) -> tuple[dict, list[Letterbox]]:
+        """Preprocess + forward (synchronized on CUDA so the timers are honest)."""
+        t0 = time.perf_counter()
+        rgb_t, th_t, lbs = self._preprocess(rgbs, thermals, rgb_order)
+        t1 = time.perf_counter()
+        with torch.inference_mode(), self._autocast():
+            outputs = self._forward(rgb_t, th_t)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self._preprocess_ms = (t1 - t0) * 1e3
+        self._model_ms = (time.perf_counter() - t1) * 1e3
+        return outputs, lbs
 
     def _autocast(self):
         if self.precision == "fp32":

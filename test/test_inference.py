@@ -121,3 +121,28 @@ def test_release_frees_and_refuses_further_use(ckpt):
     det.release()
     with pytest.raises(RuntimeError, match="released"):
         det.predict(*synthetic_pair(64, 64))
+
+
+def test_dense_maps_expose_the_raw_outputs(detector):
+    rgb, th = synthetic_pair(128, 160, seed=8)
+    maps, (lb,) = detector.dense_maps([rgb], [th])
+    assert maps["score_logits"].shape == (1, 1, 32, 40) and maps["stride"] == 4
+    assert maps["box_ltrb"].dtype == torch.float32 and lb.padded_h == 128
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision, channels_last, atol", [
+    ("fp32", False, 2e-3), ("fp16", True, 2e-2), ("bf16", True, 5e-2),
+])
+def test_cuda_precisions_match_cpu(ckpt, detector, precision, channels_last, atol):
+    gpu = Detector.from_checkpoint(ckpt, device="cuda", precision=precision, channels_last=channels_last)
+    rgb, th = synthetic_pair(128, 160, seed=9, thermal_dtype=np.uint16)
+    ref, _ = detector.dense_maps([rgb], [th])
+    got, _ = gpu.dense_maps([rgb], [th])
+    torch.testing.assert_close(torch.sigmoid(got["score_logits"]), torch.sigmoid(ref["score_logits"]), atol=atol, rtol=0)
+    torch.testing.assert_close(torch.sigmoid(got["iou_logits"]), torch.sigmoid(ref["iou_logits"]), atol=atol, rtol=0)
+    torch.testing.assert_close(got["box_ltrb"], ref["box_ltrb"], atol=0.5, rtol=atol)
+    assert len(gpu.predict(rgb, th)) > 0
+    before = torch.cuda.memory_allocated()
+    gpu.release()
+    assert torch.cuda.memory_allocated() < before
