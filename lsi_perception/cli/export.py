@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lsi_perception.checkpoint import read_checkpoint_meta
-    from lsi_perception.export import export_size, export_onnx, onnx_parity
+    from lsi_perception.export import export_onnx, export_size, onnx_parity
 
     path = export_onnx(args.checkpoint, args.onnx, opset=args.opset, dynamic=not args.static,
                        height=args.height, width=args.width)
