@@ -25,8 +25,9 @@ MCAP_MAGIC = b"\x89MCAP0\r\n"
 _OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x03, 0x04, 0x05, 0x06
 
 
-class BagReadError(RuntimeError):
-    """A bag could not be read in full; the message names the file and what was salvaged."""
+class BagReadError(ValueError):
+    """A bag could not be read in full; the message names the file and what was salvaged (a ValueError, so
+    the CLI reports it as a plain error)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,11 @@ class BagReader:
             reader = Reader(self.path)
             reader.open()
         except (ReaderError, FileNotFoundError, OSError, struct.error, ValueError) as exc:
-            self._open_damaged(f"{type(exc).__name__}: {exc}")
+            if self.path.is_dir() and not (self.path / "metadata.yaml").is_file():
+                problem = "metadata.yaml is missing: the recorder never closed the bag"
+            else:
+                problem = f"{type(exc).__name__}: {exc}"
+            self._open_damaged(problem)
             return self
         self._reader = reader
         self.topics = {c.topic: c.msgtype for c in reader.connections}
