@@ -161,6 +161,15 @@ def test_topk_functional_and_stage_subset(tiny):
     assert float(score_functional(logits, "topk", 2)) == pytest.approx(torch.tensor(10.0).sigmoid().item())
 
 
+def test_lsi_images_limits_the_pass_to_the_first_images_of_the_batch(tiny):
+    net, rgb, th = tiny
+    vis, thf = net.extract_features(rgb, th)
+    vis = [v.detach().requires_grad_() for v in vis]
+    reg, _ = LSIRegularizer(LossConfig(lsi_images=1))(net, vis, thf)
+    (grad,) = torch.autograd.grad(reg, [vis[-1]])
+    assert grad[0].abs().sum() > 0 and grad[1].abs().sum() == 0
+
+
 def test_without_autograd_the_stats_still_come_back(tiny):
     net, rgb, th = tiny
     with torch.no_grad():

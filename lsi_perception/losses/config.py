@@ -54,6 +54,8 @@ class LossConfig:
 
     # --- LSI regularizer (lsi.py)
     lsi_samples: int = 1  # Gaussian perturbations per image and modality (batched in one pass)
+    lsi_images: int = 2  # images of the (shuffled) batch the regularizer perturbs per step; 0 = all. The
+    #                      cost of the extra pass scales with lsi_images * lsi_samples, not the batch size
     lsi_estimator: str = "fisher"  # "fisher": E[|grad f|^2 / f] (needs a double backward); "entropy":
     #                                E[f log f] - E[f] log E[f] over the samples (lsi_samples >= 2, cheaper)
     lsi_noise_scale: float = 1.0  # noise std = lsi_noise_scale * the features' own (detached) std
@@ -87,8 +89,10 @@ class LossConfig:
         for name in ("rep_gt_sigma", "rep_box_sigma"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"loss.{name}={getattr(self, name)} must be in [0, 1) (smooth-ln threshold)")
-        if self.lsi_samples < 1:
-            raise ValueError(f"loss.lsi_samples={self.lsi_samples} must be >= 1")
+        if self.lsi_samples < 1 or self.lsi_images < 0:
+            raise ValueError(
+                f"loss.lsi_samples={self.lsi_samples} must be >= 1 and loss.lsi_images={self.lsi_images} >= 0 (0 = all)"
+            )
         if self.lsi_estimator == "entropy" and self.lsi_samples < 2:
             raise ValueError(
                 "loss.lsi_estimator='entropy' estimates a variance-like quantity over noise samples: "

@@ -13,7 +13,8 @@ modality carries. The regularizer R = ||(1/I_vis, 1/I_th)||_2 is largest when on
 little: minimizing it raises the information of the weaker modality (the max-entropy form of Gat et al.).
 
 Cost: the backbones run once per step. Here only fusion + neck + heads run again, once, on a batch of
-``2 * n * B`` feature sets (n noise samples for the visible-perturbed half, n for the thermal-perturbed
+``2 * n * k`` feature sets (k = min(B, cfg.lsi_images): the expectation over images is estimated on
+the first k images of the shuffled batch, which is what keeps the pass cheap at training batch sizes) (n noise samples for the visible-perturbed half, n for the thermal-perturbed
 half), and one ``autograd.grad(sum(f), eps, create_graph=True)`` gives every per-sample gradient at
 once, because f of one sample does not depend on the others (batch norm runs on its running statistics
 in this pass, see ``_frozen_batch_norm``). With ``create_graph`` the result stays differentiable, so R
@@ -105,6 +106,7 @@ class LSIRegularizer:
         cfg = cfg or LossConfig()
         cfg.validate()
         self.samples = cfg.lsi_samples
+        self.max_images = cfg.lsi_images
         self.estimator = cfg.lsi_estimator
         self.noise_scale = cfg.lsi_noise_scale
         self.functional = cfg.lsi_functional
@@ -122,6 +124,9 @@ class LSIRegularizer:
                 f"LSIRegularizer got {len(vis_feats)} visible and {len(th_feats)} thermal feature stages; "
                 f"it perturbs stages {self.stages}: pass both lists from net.extract_features"
             )
+        if self.max_images and vis_feats[0].shape[0] > self.max_images:
+            vis_feats = [v[: self.max_images] for v in vis_feats]
+            th_feats = [t[: self.max_images] for t in th_feats]
         differentiable = torch.is_grad_enabled()
         fisher = self.estimator == "fisher"
         with torch.enable_grad() if fisher else contextlib.nullcontext():
