@@ -52,7 +52,7 @@ class DemoConfig:
     node_start_timeout_s: float = 180.0  # model load + warm-up on a slow machine
     drain_timeout_s: float = 30.0  # after the player ends, wait this long for the node's last arrays
     gif_frame_s: float = 0.15
-    gif_max_width: int = 960
+    gif_max_width: int = 640  # RGB | thermal panel width in the GIF (keeps 80 frames to a few MB)
     contact_sheet_frames: int = 8
     progress: bool = True
 
