@@ -364,6 +364,11 @@ class LsiDetectorNode(LifecycleNode):
         self._activated_at = time.monotonic()
         self._last_rgb_shape: tuple[str, int, int] = ("", 0, 0)
 
+    @property
+    def error_counts(self) -> dict[str, int]:
+        """Inputs skipped so far, by kind: decode, alignment, inference."""
+        return dict(self._errors)
+
     def snapshot(self) -> PipelineSnapshot:
         now = time.monotonic()
         det = self.detector
