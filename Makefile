@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SETUP := tools/setup_venv.sh
 export LSI_VENV := $(abspath $(VENV))
 
-.PHONY: help setup demo test test-fast lint bench experiment clean
+.PHONY: help setup demo test lint bench model experiment clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -24,6 +24,10 @@ lint: setup  ## ruff
 
 bench: setup  ## benchmarks: model latency/memory, train step, node overhead (writes bench_out/)
 	$(PY) -m lsi_perception.cli bench all --out bench_out
+
+model: setup  ## retrain the shipped demo model (CPU, ~30 min) and export it to models/ (fp16)
+	$(PY) -m lsi_perception.cli train --config config/train_synthetic.yaml
+	$(PY) -m lsi_perception.cli train --export-shipped runs/synthetic_b0/best.safetensors
 
 clean:  ## remove generated outputs (keeps .venv)
 	rm -rf demo_out bench_out runs .pytest_cache .ruff_cache

@@ -219,8 +219,8 @@ class LsiDetectorNode(LifecycleNode):
         cfg = self.config
         path = Path(cfg.checkpoint).expanduser() if cfg.checkpoint else default_checkpoint_path()
         if not path.is_file():
-            hint = ("the package's default model is missing: train it (make train-default / lsi train "
-                    "config/train_synthetic.yaml) or set the checkpoint parameter") if not cfg.checkpoint \
+            hint = ("the package's default model is missing: retrain it (make model, i.e. "
+                    "lsi train --config config/train_synthetic.yaml) or set the checkpoint parameter") if not cfg.checkpoint \
                 else "set the checkpoint parameter to an existing .safetensors file"
             raise FileNotFoundError(f"checkpoint {path} does not exist: {hint}")
         t0 = time.perf_counter()
