@@ -65,6 +65,26 @@ def check_thermal(thermal: np.ndarray, name: str = "thermal") -> np.ndarray:
     return thermal
 
 
+def check_pair(rgb: np.ndarray | None, thermal: np.ndarray | None
+               ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Validate an image pair (either side may be None = blanked, not both) and that the sizes agree.
+
+    Returns (rgb, thermal) with thermal squeezed to HxW by ``check_thermal``.
+    """
+    if rgb is None and thermal is None:
+        raise ValueError("rgb and thermal are both None: give at least one image of the pair")
+    if rgb is not None:
+        check_rgb(rgb)
+    if thermal is not None:
+        thermal = check_thermal(thermal)
+    if rgb is not None and thermal is not None and rgb.shape[:2] != thermal.shape:
+        raise ValueError(
+            f"rgb ({rgb.shape[0]}x{rgb.shape[1]}) and thermal ({thermal.shape[0]}x{thermal.shape[1]}) must have the "
+            "same size: register (warp) the thermal image to the RGB camera first"
+        )
+    return rgb, thermal
+
+
 def _percentiles(img: np.ndarray, lows_highs: tuple[float, float]) -> tuple[float, float]:
     step = max(1, int(math.sqrt(img.size / _PERCENTILE_MAX_SAMPLES)))
     sample = img[::step, ::step] if step > 1 else img
@@ -219,17 +239,7 @@ def preprocess_pair(
     letterbox). The Detector does the same steps with normalization on the device; this is the
     reference for training and tests.
     """
-    if rgb is None and thermal is None:
-        raise ValueError("at least one of rgb and thermal must be given")
-    if rgb is not None:
-        check_rgb(rgb)
-    if thermal is not None:
-        thermal = check_thermal(thermal)
-    if rgb is not None and thermal is not None and rgb.shape[:2] != thermal.shape:
-        raise ValueError(
-            f"rgb ({rgb.shape[0]}x{rgb.shape[1]}) and thermal ({thermal.shape[0]}x{thermal.shape[1]}) must have the "
-            "same size: register (warp) the thermal image to the RGB camera first"
-        )
+    rgb, thermal = check_pair(rgb, thermal)
     h, w = rgb.shape[:2] if rgb is not None else thermal.shape
     lb = letterbox(h, w, cfg)
     rgb_r = resize_to(rgb, lb) if rgb is not None else np.zeros((lb.out_h, lb.out_w, 3), np.uint8)

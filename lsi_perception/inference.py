@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from lsi_perception.checkpoint import CheckpointMeta, build_model_from_checkpoint
-from lsi_perception.imaging import Letterbox, check_rgb, check_thermal, letterbox, resize_to, thermal_to_unit
+from lsi_perception.imaging import Letterbox, check_pair, letterbox, resize_to, thermal_to_unit
 from lsi_perception.model.decode import decode
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -198,19 +198,9 @@ class Detector:
     def _prepare_host(self, rgb: np.ndarray | None, thermal: np.ndarray | None, rgb_order: str
                       ) -> tuple[np.ndarray | None, np.ndarray | None, Letterbox]:
         """Validate, thermal -> [0, 1] and resize on the host; returns (rgb uint8, thermal float32, letterbox)."""
-        if rgb is None and thermal is None:
-            raise ValueError("rgb and thermal are both None: give at least one image of the pair")
-        if rgb is not None:
-            check_rgb(rgb)
-            if rgb_order == "bgr":
-                rgb = rgb[:, :, ::-1]
-        if thermal is not None:
-            thermal = check_thermal(thermal)
-        if rgb is not None and thermal is not None and rgb.shape[:2] != thermal.shape:
-            raise ValueError(
-                f"rgb ({rgb.shape[0]}x{rgb.shape[1]}) and thermal ({thermal.shape[0]}x{thermal.shape[1]}) must have "
-                "the same size: register (warp) the thermal image to the RGB camera first"
-            )
+        rgb, thermal = check_pair(rgb, thermal)
+        if rgb is not None and rgb_order == "bgr":
+            rgb = rgb[:, :, ::-1]
         h, w = rgb.shape[:2] if rgb is not None else thermal.shape
         lb = letterbox(h, w, self.preprocess)
         rgb_r = np.ascontiguousarray(resize_to(rgb, lb)) if rgb is not None else None
