@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -46,6 +47,6 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_train_config(args.config, args.overrides)
     command = " ".join(["lsi", "train", *sys.argv[sys.argv.index("train") + 1:]]) if "train" in sys.argv else None
     metrics = Trainer(cfg, command=command).fit(resume=args.resume)
-    if metrics:
+    if metrics and os.environ.get("RANK", "0") == "0":
         print("final: " + " ".join(f"{k}={v:.2f}" for k, v in metrics.items()))
     return 0

@@ -152,11 +152,6 @@ class TrainConfig:
             section.validate()
         if self.preprocess.input_size is None:
             raise ValueError("training batches need one size: set preprocess.input_size: [height, width]")
-        if any(s % self.preprocess.pad_multiple for s in self.preprocess.input_size):
-            raise ValueError(
-                f"preprocess.input_size={self.preprocess.input_size} must be a multiple of "
-                f"preprocess.pad_multiple={self.preprocess.pad_multiple}"
-            )
 
 
 def load_train_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:

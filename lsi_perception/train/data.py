@@ -202,6 +202,12 @@ class _Collate:
         return collate_samples(samples, self.preprocess)
 
 
+def _own_generator(seed: int) -> torch.Generator:
+    """Loaders draw their worker seeds from this, not from the global torch RNG: starting an epoch or a
+    validation pass then leaves the training RNG stream (LSI noise) exactly where it was."""
+    return torch.Generator().manual_seed(int(seed))
+
+
 def build_train_loader(cfg: TrainConfig, info: DistInfo, device: torch.device) -> tuple[DataLoader, EpochSampler]:
     aug = cfg.data.augment
     transforms = build_train_transforms(cfg.preprocess, aug.scale_range, aug.hflip)
@@ -210,7 +216,7 @@ def build_train_loader(cfg: TrainConfig, info: DistInfo, device: torch.device) -
     sampler = EpochSampler(dataset, info, cfg.runtime.seed, cfg.runtime.batch_size)
     loader = DataLoader(dataset, batch_size=cfg.runtime.batch_size, sampler=sampler, drop_last=True,
                         num_workers=cfg.runtime.workers, collate_fn=_Collate(cfg.preprocess),
-                        pin_memory=device.type == "cuda", persistent_workers=False)
+                        pin_memory=device.type == "cuda", generator=_own_generator(cfg.runtime.seed))
     return loader, sampler
 
 
@@ -263,5 +269,5 @@ def build_val_loader(cfg: TrainConfig, device: torch.device, batch_size: int | N
         annotations = restrict_annotations(annotations, set(names))
     loader = DataLoader(dataset, batch_size=batch_size or cfg.runtime.batch_size, shuffle=False,
                         num_workers=cfg.runtime.workers, collate_fn=_Collate(cfg.preprocess),
-                        pin_memory=device.type == "cuda")
+                        pin_memory=device.type == "cuda", generator=_own_generator(cfg.runtime.seed))
     return loader, annotations

@@ -86,6 +86,21 @@ def broadcast_object(obj: object, info: DistInfo) -> object:
     return box[0]
 
 
+def max_replica_difference(module: torch.nn.Module, info: DistInfo) -> float:
+    """Largest absolute difference between this rank's parameters/buffers and rank 0's (0.0 alone).
+
+    DDP keeps replicas identical by construction; this is the cheap end-of-run proof.
+    """
+    if not info.enabled:
+        return 0.0
+    flat = torch.cat([t.detach().float().reshape(-1).cpu() for t in module.state_dict().values()])
+    reference = flat.clone()
+    dist.broadcast(reference, src=0)
+    diff = torch.tensor([(flat - reference).abs().max().item()], dtype=torch.float64)
+    dist.all_reduce(diff, op=dist.ReduceOp.MAX)
+    return float(diff.item())
+
+
 def cleanup(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()

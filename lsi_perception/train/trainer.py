@@ -355,5 +355,10 @@ class Trainer:
         finally:
             if progress is not None:
                 progress.close()
+        if self.dist.enabled:
+            diff = dist_utils.max_replica_difference(self.net, self.dist)
+            if diff > 0:
+                raise RuntimeError(f"DDP replicas diverged: max |rank - rank0| = {diff:g} over the weights")
+            self._log_main(f"weights identical on all {self.dist.world_size} ranks")
         self._log_main(f"done at step {self.state.step}; checkpoints in {self.run_dir}")
         return metrics
