@@ -18,6 +18,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import yaml
 from torch.nn.parallel import DistributedDataParallel
 
 from lsi_perception.checkpoint import CheckpointMeta, git_commit, load_checkpoint, save_checkpoint
-from lsi_perception.config import to_dict
+from lsi_perception.config import InferenceConfig, to_dict
 from lsi_perception.losses.criterion import build_criterion
 from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import LSIDetectorNet, build_model
@@ -274,9 +275,8 @@ class Trainer:
         metrics = dist_utils.broadcast_object(metrics, self.dist)  # type: ignore[assignment]
         return metrics
 
-    def _eval_inference(self):
-        from dataclasses import replace
-
+    def _eval_inference(self) -> InferenceConfig:
+        """The deployment settings with a low score threshold: the MR curve needs low-score detections."""
         return replace(self.cfg.inference, score_threshold=self.cfg.runtime.eval_score_threshold)
 
     # ------------------------------------------------------------------ loop
