@@ -147,6 +147,7 @@ class Trainer:
         self.amp: AmpSettings = resolve_amp(cfg.runtime.amp, self.device)
         self.run_dir = cfg.run_dir
         self.writer = None
+        self.git_commit = git_commit() or "unknown"  # the code the run started with, not the code at save time
 
     # ------------------------------------------------------------------ setup
     def _build(self) -> None:
@@ -223,7 +224,7 @@ class Trainer:
         cfg = self.cfg
         return {
             "command": self.command,
-            "git_commit": git_commit() or "unknown",
+            "git_commit": self.git_commit,
             "dataset": self.dataset_info,
             "epochs": self.state.epoch,
             "step": self.state.step,
