@@ -71,7 +71,8 @@ def _fmt(v: float) -> str:
     return "n/a" if v != v else f"{v:.1f}"
 
 
-def write_report(rows: list[dict[str, Any]], cfgs: list[TrainConfig], path: Path, overrides: list[str]) -> None:
+def write_report(rows: list[dict[str, Any]], cfgs: list[TrainConfig], path: Path, overrides: list[str],
+                 note: str = "") -> None:
     """docs/experiment.md: what was run, the table, and how to reproduce it."""
     c = cfgs[0]
     train_syn, val_syn = c.data.synthetic, c.data.val_synthetic or c.data.synthetic
@@ -121,6 +122,8 @@ def write_report(rows: list[dict[str, Any]], cfgs: list[TrainConfig], path: Path
         rb, tb = r["rgb_blanked"], r["thermal_blanked"]
         lines.append(f"| {r['name']} | {_fmt(rb['mr_reasonable_day'])} | {_fmt(rb['mr_reasonable_night'])} | "
                      f"{_fmt(tb['mr_reasonable_day'])} | {_fmt(tb['mr_reasonable_night'])} |")
+    if note:
+        lines += ["", note]
     lines += ["", "Raw numbers: `runs/experiment/results.json`. A CPU-sized run from random initialization is",
               "far from converged; read the differences as what this budget shows, not as the paper's result.", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--report", type=Path, default=None, help="markdown output (default docs/experiment.md)")
     parser.add_argument("--skip-training", action="store_true", help="only score existing runs/<name>/last")
+    parser.add_argument("--note", default="", help="a paragraph added to the report (how this run was made)")
     parser.add_argument("overrides", nargs="*", help="section.key=value applied to both configs")
     args = parser.parse_args(argv)
     cfgs = [load_train_config(share_dir() / "config" / name, args.overrides) for name in CONFIGS]
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(cfgs[0].runtime.out_dir) / "experiment"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(rows, indent=2))
-    write_report(rows, cfgs, args.report or share_dir() / "docs" / "experiment.md", args.overrides)
+    write_report(rows, cfgs, args.report or share_dir() / "docs" / "experiment.md", args.overrides, args.note)
     print(f"results: {out / 'results.json'}; report: {args.report or share_dir() / 'docs' / 'experiment.md'}")
     return 0
 
