@@ -79,7 +79,8 @@ def prepare_dataset(cfg: DataConfig, class_names: Sequence[str]) -> dict[str, An
             "evaluation schema) of the validation images, or null to use the dataset's own labels"
         )
     desc: dict[str, Any] = {"kind": cfg.kind, "root": str(root), "train_list": cfg.train_list,
-                            "val_root": str(val_root), "val_list": cfg.val_list, "class_names": list(class_names)}
+                            "val_root": str(val_root), "val_list": cfg.val_list, "val_max_images": cfg.val_max_images,
+                            "class_names": list(class_names)}
     if cfg.kind == "synthetic":
         desc["synthetic"] = to_dict(cfg.synthetic)
         if cfg.val_synthetic is not None:
