@@ -106,3 +106,15 @@ def test_collate_stacks_normalized_batch() -> None:
     assert batch.image_ids == ["set00/V000/I00000"] * 3
     with pytest.raises(ValueError, match="ResizePad"):
         collate_samples([_sample(), RandomScale(0.5, 0.5)(_sample())], pp)
+
+
+def test_training_pipeline_trains_at_the_inference_scale() -> None:
+    """With a network input half the frame size, boxes come out at half size (what the Detector sees),
+    not at native size as a crop taken before the letterbox would give."""
+    pp = PreprocessConfig(input_size=(H // 2, W // 2), pad_multiple=16)
+    tf = build_train_transforms(pp, scale_range=(1.0, 1.0), flip_p=0.0)
+    out = tf(_sample())
+    assert out["rgb"].shape[:2] == (H // 2, W // 2)
+    heights = out["boxes"][:, 3] - out["boxes"][:, 1]
+    np.testing.assert_allclose(heights, (BOXES[:, 3] - BOXES[:, 1]) / 2, atol=1.0)
+    _assert_boxes_on_objects(out)

@@ -4,8 +4,7 @@ Every transform is a callable ``Sample -> Sample`` that returns a new dict (inpu
 Randomness comes from a ``random.Random`` (the stdlib generator, which PyTorch reseeds in every
 DataLoader worker); pass ``rng`` for reproducible tests.
 
-    train_tf = Compose([RandomHorizontalFlip(), RandomScale(0.75, 1.25), RandomCrop((512, 640)),
-                        ResizePad(preprocess), PhotometricJitter("rgb"), PhotometricJitter("thermal")])
+    train_tf = build_train_transforms(preprocess)   # flip, fit to the inference scale, jitter, crop, pad
 """
 from __future__ import annotations
 
@@ -189,10 +188,34 @@ class PhotometricJitter:
         return s
 
 
-def build_train_transforms(preprocess: PreprocessConfig, scale_range: tuple[float, float] = (0.75, 1.25),
+class FitToInput:
+    """Resize the pair (and its boxes) by the letterbox factor the Detector will use, without padding.
+
+    Scale jitter and crops that follow then happen at deployment scale: with 640x512 frames and a
+    320x256 input, a pedestrian is trained at the size the network sees at inference, not twice as large.
+    """
+
+    def __init__(self, preprocess: PreprocessConfig) -> None:
+        self.preprocess = preprocess
+
+    def __call__(self, sample: Sample) -> Sample:
+        h, w = sample["rgb"].shape[:2]
+        lb = letterbox(h, w, self.preprocess)
+        if not lb.needs_resize:
+            return sample
+        s = _copy(sample)
+        s["rgb"] = resize_to(sample["rgb"], lb)
+        s["thermal"] = resize_to(sample["thermal"], lb)
+        s["boxes"] = lb.to_network(np.asarray(sample["boxes"], np.float32)).astype(np.float32)
+        return s
+
+
+def build_train_transforms(preprocess: PreprocessConfig, scale_range: tuple[float, float] = (0.8, 1.25),
                            flip_p: float = 0.5) -> Compose:
-    """The standard training pipeline: flip, scale jitter, crop to the input size, letterbox, jitter."""
-    steps: list[Callable[[Sample], Sample]] = [RandomHorizontalFlip(flip_p), RandomScale(*scale_range)]
+    """The training pipeline: flip -> fit to the inference scale -> scale jitter -> crop to the input
+    size -> letterbox/pad -> per-modality photometric jitter."""
+    steps: list[Callable[[Sample], Sample]] = [RandomHorizontalFlip(flip_p), FitToInput(preprocess),
+                                               RandomScale(*scale_range)]
     if preprocess.input_size is not None:
         steps.append(RandomCrop(tuple(preprocess.input_size)))
     steps += [ResizePad(preprocess), PhotometricJitter("rgb"), PhotometricJitter("thermal")]

@@ -24,21 +24,11 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from lsi_perception.config import PreprocessConfig, to_dict
 from lsi_perception.data.collate import collate_samples
 from lsi_perception.data.kaist import KaistDataset
-from lsi_perception.data.sample import Sample
 from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
-from lsi_perception.data.transforms import (
-    Compose,
-    PhotometricJitter,
-    RandomCrop,
-    RandomHorizontalFlip,
-    RandomScale,
-    ResizePad,
-    build_eval_transforms,
-)
+from lsi_perception.data.transforms import build_eval_transforms, build_train_transforms
 from lsi_perception.data.utokyo import UTokyoDataset
 from lsi_perception.eval import KaistAnnotations, annotations_from_coco, load_annotations
-from lsi_perception.imaging import letterbox, resize_to
-from lsi_perception.train.config import AugmentConfig, DataConfig, TrainConfig
+from lsi_perception.train.config import DataConfig, TrainConfig
 from lsi_perception.train.distributed import DistInfo
 
 
@@ -202,43 +192,6 @@ class EpochSampler(DistributedSampler):
         return max(super().__len__() - self.skip, 0)
 
 
-# ---------------------------------------------------------------------------------------------- transforms
-class FitToInput:
-    """Resize the pair (and its boxes) by the letterbox factor the Detector will use, without padding.
-
-    Training crops then happen at deployment scale: with 640x512 frames and a 320x256 input, a
-    pedestrian is trained at the size the network will see at inference, not twice as large.
-    """
-
-    def __init__(self, preprocess: PreprocessConfig) -> None:
-        self.preprocess = preprocess
-
-    def __call__(self, sample: Sample) -> Sample:
-        h, w = sample["rgb"].shape[:2]
-        lb = letterbox(h, w, self.preprocess)
-        if not lb.needs_resize:
-            return sample
-        out = dict(sample)
-        out["rgb"] = resize_to(sample["rgb"], lb)
-        out["thermal"] = resize_to(sample["thermal"], lb)
-        out["boxes"] = lb.to_network(sample["boxes"])
-        return out
-
-
-def build_train_transforms(preprocess: PreprocessConfig, augment: AugmentConfig) -> Compose:
-    """flip -> fit to the input scale -> scale jitter -> crop/pad to input_size -> per-modality jitter."""
-    assert preprocess.input_size is not None  # TrainConfig.validate guarantees it
-    return Compose([
-        RandomHorizontalFlip(augment.hflip),
-        FitToInput(preprocess),
-        RandomScale(*augment.scale_range),
-        RandomCrop(tuple(preprocess.input_size)),
-        ResizePad(preprocess),
-        PhotometricJitter("rgb"),
-        PhotometricJitter("thermal"),
-    ])
-
-
 # ---------------------------------------------------------------------------------------------- loaders
 class _Collate:
     """Picklable collate function (workers need one) bound to the preprocessing settings."""
@@ -257,7 +210,7 @@ def _own_generator(seed: int) -> torch.Generator:
 
 
 def build_train_loader(cfg: TrainConfig, info: DistInfo, device: torch.device) -> tuple[DataLoader, EpochSampler]:
-    transforms = build_train_transforms(cfg.preprocess, cfg.data.augment)
+    transforms = build_train_transforms(cfg.preprocess, cfg.data.augment.scale_range, cfg.data.augment.hflip)
     dataset = SeededAugmentation(build_dataset(cfg.data, "train", cfg.model.class_names, transforms),
                                  cfg.runtime.seed)
     sampler = EpochSampler(dataset, info, cfg.runtime.seed, cfg.runtime.batch_size)
