@@ -122,11 +122,18 @@ def save_checkpoint(path: str | Path, state_dict_or_module: dict[str, torch.Tens
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={"format": "pt", META_KEY: meta.to_json()})
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes it private; a checkpoint is a normal file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _check_file(path: Path) -> None:

@@ -40,7 +40,6 @@ def export_shipped(checkpoint: str | Path, out: str | Path | None = None, comman
                                   provenance=provenance)
     dst = Path(out) if out is not None else default_checkpoint_path()
     save_checkpoint(dst, weights, shipped_meta, dtype=torch.float16)
-    dst.chmod(0o644)  # a packaged data file, readable by everyone (the temp file was private)
     size = dst.stat().st_size
     if size > SIZE_LIMIT_BYTES:
         dst.unlink()
