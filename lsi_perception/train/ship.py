@@ -14,15 +14,28 @@ from pathlib import Path
 import torch
 
 from lsi_perception.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from lsi_perception.config import InferenceConfig, from_dict, parse_overrides, to_dict
 from lsi_perception.resources import default_checkpoint_path
 
 SIZE_LIMIT_BYTES = 20 * 1024 * 1024  # keeps the package (and a git checkout) light
 
 
-def export_shipped(checkpoint: str | Path, out: str | Path | None = None, command: str = "") -> Path:
-    """Write ``checkpoint`` as fp16 to ``out`` (default: the package's default model path)."""
+def export_shipped(checkpoint: str | Path, out: str | Path | None = None, command: str = "",
+                   overrides: list[str] | None = None) -> Path:
+    """Write ``checkpoint`` as fp16 to ``out`` (default: the package's default model path).
+
+    ``overrides`` (``inference.key=value``) retune the recorded post-processing, e.g. the score
+    threshold chosen on the validation split, which the node and the bag tools use by default.
+    """
     src = Path(checkpoint)
     weights, meta = load_checkpoint(src)
+    inference = meta.inference
+    if overrides:
+        parsed = parse_overrides(overrides)
+        if set(parsed) != {"inference"}:
+            raise ValueError(f"--export-shipped takes only inference.* overrides, got {sorted(parsed)}")
+        inference = from_dict(InferenceConfig, {**to_dict(meta.inference), **parsed["inference"]}, "inference")
+        inference.validate()
     if not meta.provenance.get("metrics"):
         raise ValueError(
             f"{src} has no validation metrics in its provenance; ship a checkpoint written by `lsi train` "
@@ -36,7 +49,7 @@ def export_shipped(checkpoint: str | Path, out: str | Path | None = None, comman
         "command": command,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    shipped_meta = CheckpointMeta(model=meta.model, preprocess=meta.preprocess, inference=meta.inference,
+    shipped_meta = CheckpointMeta(model=meta.model, preprocess=meta.preprocess, inference=inference,
                                   provenance=provenance)
     dst = Path(out) if out is not None else default_checkpoint_path()
     save_checkpoint(dst, weights, shipped_meta, dtype=torch.float16)
