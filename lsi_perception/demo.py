@@ -138,6 +138,11 @@ def _lsi_detector_command(checkpoint: Path, cfg: DemoConfig, topics: FromDataset
     base = [str(exe)] if exe.is_file() else [sys.executable, "-m", "lsi_perception.ros.main"]
     params = {"rgb_topic": topics.rgb_topic, "thermal_topic": topics.thermal_topic, "checkpoint": str(checkpoint),
               "use_sim_time": "true", "device": cfg.device}
+    # The node subscribes with sensor-data QoS (best effort), the right default for live cameras. A bag
+    # replay is lossless and the player publishes reliably: subscribe reliably too, because best-effort
+    # Fast DDS drops most ~1 MB raw frames on one host (fragmented over UDP), which would starve pairing.
+    for topic in (topics.rgb_topic, topics.thermal_topic):
+        params[f"qos_overrides.{topic}.subscription.reliability"] = "reliable"
     return base + ["--ros-args"] + [a for k, v in params.items() for a in ("-p", f"{k}:={v}")]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -125,13 +125,13 @@ class DetectorClient(Node):
 def running_detector(parameters: dict[str, Any], namespace: str = "", node_name: str = "lsi_detector",
                      compressed: bool = False, overlay: bool = True) -> Iterator[tuple[Any, DetectorClient]]:
     """An active ``LsiDetectorNode`` (configured + activated in-process) and a client, spun by one
-    MultiThreadedExecutor in a background thread. rclpy must already be initialized."""
+    SingleThreadedExecutor in a background thread, as lsi_detector runs. rclpy must already be initialized."""
     from lsi_perception.ros.node import LsiDetectorNode
 
     overrides = [Parameter(k, value=v) for k, v in {**parameters, "autostart": False}.items()]
     node = LsiDetectorNode(node_name, namespace=namespace, parameter_overrides=overrides)
     client = DetectorClient(f"{node_name}_client", namespace=namespace, compressed=compressed, overlay=overlay)
-    executor = MultiThreadedExecutor(num_threads=3)
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
     executor.add_node(client)
     thread = threading.Thread(target=executor.spin, daemon=True)

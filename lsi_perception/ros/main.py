@@ -10,7 +10,7 @@ import signal
 import sys
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 
 class _Terminate(Exception):
@@ -40,7 +40,7 @@ def main(args: list[str] | None = None) -> int:
         node = LsiDetectorNode()
         if node.config.autostart and not _autostart(node):
             return 1
-        executor = MultiThreadedExecutor(num_threads=2)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException, _Terminate):
