@@ -48,7 +48,7 @@ class DemoConfig:
     height: int = 512
     rate: float = 0.05  # playback speed factor: 20 Hz camera -> 1 pair per wall-clock second
     device: str = "auto"
-    seed: int = 0
+    seed: int = 7  # no training config uses it: the demo drive is unseen by the shipped model
     node_start_timeout_s: float = 180.0  # model load + warm-up on a slow machine
     drain_timeout_s: float = 30.0  # after the player ends, wait this long for the node's last arrays
     gif_frame_s: float = 0.15
