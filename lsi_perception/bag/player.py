@@ -172,6 +172,10 @@ def run_player(bag: str | Path, cfg: PlayConfig, node_name: str = "lsi_bag_playe
             return player.play(should_stop=lambda: not rclpy.ok())
         except (KeyboardInterrupt, ExternalShutdownException):
             return player.stats
+        except Exception:
+            if rclpy.ok():
+                raise
+            return player.stats  # SIGINT/SIGTERM shut the context down while a message was being published
         finally:
             node.destroy_node()
     finally:
