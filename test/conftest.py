@@ -36,6 +36,15 @@ def kaist_eval_dir() -> Path:
     return KAIST_EVAL_DIR
 
 
+@pytest.fixture(scope="session")
+def random_checkpoint(tmp_path_factory) -> Path:
+    """An untrained pvt_v2_b0 checkpoint (128x160 input, low threshold so it still returns boxes),
+    shared by the Detector, node and bag tests: the plumbing needs any checkpoint, not a trained one."""
+    from lsi_perception.testing import make_random_checkpoint
+
+    return make_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.safetensors")
+
+
 def rclpy_available() -> bool:
     try:
         import rclpy  # noqa: F401

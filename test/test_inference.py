@@ -9,17 +9,12 @@ from lsi_perception.checkpoint import build_model_from_checkpoint
 from lsi_perception.imaging import preprocess_pair
 from lsi_perception.inference import Detections, Detector
 from lsi_perception.model import decode
-from lsi_perception.testing import make_random_checkpoint, synthetic_pair
+from lsi_perception.testing import synthetic_pair
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return make_random_checkpoint(tmp_path_factory.mktemp("det") / "random.safetensors")
-
-
-@pytest.fixture(scope="module")
-def detector(ckpt):
-    return Detector.from_checkpoint(ckpt, device="cpu")
+def detector(random_checkpoint):
+    return Detector.from_checkpoint(random_checkpoint, device="cpu")
 
 
 def test_predict_returns_typed_detections_inside_the_image(detector):
@@ -37,11 +32,11 @@ def test_predict_returns_typed_detections_inside_the_image(detector):
     assert detector.device == torch.device("cpu") and detector.precision == "fp32"
 
 
-def test_matches_the_reference_pipeline_with_resize(detector, ckpt):
+def test_matches_the_reference_pipeline_with_resize(detector, random_checkpoint):
     """Detector == numpy preprocessing -> net -> decode -> letterbox back (here a 2x downscale)."""
     rgb, th = synthetic_pair(256, 320, seed=2, thermal_dtype=np.uint16)
     det = detector.predict(rgb, th)
-    net, meta = build_model_from_checkpoint(ckpt)
+    net, meta = build_model_from_checkpoint(random_checkpoint)
     rgb_n, th_n, lb = preprocess_pair(rgb, th, meta.preprocess)
     assert lb.scale == 0.5
     with torch.inference_mode():
@@ -78,8 +73,8 @@ def test_blanked_modality_runs(detector):
     assert isinstance(detector.predict(None, th), Detections)
 
 
-def test_runtime_thresholds_apply(ckpt):
-    det = Detector.from_checkpoint(ckpt, device="cpu")
+def test_runtime_thresholds_apply(random_checkpoint):
+    det = Detector.from_checkpoint(random_checkpoint, device="cpu")
     rgb, th = synthetic_pair(128, 160, seed=7)
     det.inference.max_detections = 3
     assert len(det.predict(rgb, th)) == 3
@@ -100,24 +95,24 @@ def test_bad_images_raise_clear_value_errors(detector, rgb, thermal, match):
         detector.predict(rgb, thermal)
 
 
-def test_bad_arguments(detector, ckpt):
+def test_bad_arguments(detector, random_checkpoint):
     rgb, th = synthetic_pair(64, 64)
     with pytest.raises(ValueError, match="rgb_order"):
         detector.predict(rgb, th, rgb_order="rgba")
     with pytest.raises(ValueError, match="2 rgb images but 1"):
         detector.predict_batch([rgb, rgb], [th])
     with pytest.raises(ValueError, match="fp16"):
-        Detector.from_checkpoint(ckpt, device="cpu", precision="fp16")
+        Detector.from_checkpoint(random_checkpoint, device="cpu", precision="fp16")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error path")
-def test_explicit_cuda_without_cuda_is_an_error_not_a_fallback(ckpt):
+def test_explicit_cuda_without_cuda_is_an_error_not_a_fallback(random_checkpoint):
     with pytest.raises(RuntimeError, match="CUDA is not available"):
-        Detector.from_checkpoint(ckpt, device="cuda")
+        Detector.from_checkpoint(random_checkpoint, device="cuda")
 
 
-def test_release_frees_and_refuses_further_use(ckpt):
-    det = Detector.from_checkpoint(ckpt, device="cpu")
+def test_release_frees_and_refuses_further_use(random_checkpoint):
+    det = Detector.from_checkpoint(random_checkpoint, device="cpu")
     det.release()
     with pytest.raises(RuntimeError, match="released"):
         det.predict(*synthetic_pair(64, 64))
@@ -134,8 +129,8 @@ def test_dense_maps_expose_the_raw_outputs(detector):
 @pytest.mark.parametrize("precision, channels_last, atol", [
     ("fp32", False, 2e-3), ("fp16", True, 2e-2), ("bf16", True, 5e-2),
 ])
-def test_cuda_precisions_match_cpu(ckpt, detector, precision, channels_last, atol):
-    gpu = Detector.from_checkpoint(ckpt, device="cuda", precision=precision, channels_last=channels_last)
+def test_cuda_precisions_match_cpu(random_checkpoint, detector, precision, channels_last, atol):
+    gpu = Detector.from_checkpoint(random_checkpoint, device="cuda", precision=precision, channels_last=channels_last)
     rgb, th = synthetic_pair(128, 160, seed=9, thermal_dtype=np.uint16)
     ref, _ = detector.dense_maps([rgb], [th])
     got, _ = gpu.dense_maps([rgb], [th])
