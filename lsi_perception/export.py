@@ -45,8 +45,10 @@ class DenseDetector(nn.Module):
 
 
 def export_size(meta: CheckpointMeta, height: int | None = None, width: int | None = None) -> tuple[int, int]:
-    """Trace size: the given height/width or the checkpoint input size; must be multiples of 32."""
+    """Trace size: the given height/width, else the checkpoint's input size padded as the Detector pads it
+    (e.g. 192x240 -> 192x256); must be multiples of 32."""
     h, w = meta.preprocess.input_size or (512, 640)
+    h, w = -(-h // 32) * 32, -(-w // 32) * 32
     h, w = height or h, width or w
     if h % 32 or w % 32:
         raise ValueError(f"export size {h}x{w} must be a multiple of 32 in both dimensions")

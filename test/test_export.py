@@ -46,3 +46,16 @@ def test_onnx_carries_the_checkpoint_metadata(exported):
 def test_export_rejects_sizes_that_are_not_multiples_of_32(exported, tmp_path):
     ckpt, _ = exported
     assert lsi_main(["export", str(ckpt), "--onnx", str(tmp_path / "x.onnx"), "--height", "100"]) == 2
+
+
+def test_default_trace_size_is_the_checkpoint_input_padded_like_the_detector(exported):
+    from dataclasses import replace
+
+    from lsi_perception.export import export_size
+
+    meta = read_checkpoint_meta(exported[0])
+    odd = replace(meta, preprocess=replace(meta.preprocess, input_size=(192, 240)))
+    assert export_size(odd) == (192, 256)
+    assert export_size(odd, height=224, width=320) == (224, 320)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        export_size(odd, height=100)
