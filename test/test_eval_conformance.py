@@ -78,3 +78,15 @@ def test_compressed_and_plain_files_load_the_same(kaist_eval_dir, kaist_annotati
     assert sorted(dets) == sorted(kaist_results["MBNet_result.txt"])
     for image, rows in dets.items():
         np.testing.assert_array_equal(rows, kaist_results["MBNet_result.txt"][image])
+
+
+def test_bench_eval_finds_the_repo_data_by_default(tmp_path, capsys):
+    from lsi_perception.cli import main
+
+    assert main(["bench", "eval", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "bench_eval.json").read_text())
+    assert report["protocol"] == "reference" and len(report["settings"]) == 10
+    assert sorted(report["results"]) == sorted(RESULTS_FILES)
+    for row in report["results"].values():
+        assert row["figures_compared"] == 30 and row["max_abs_diff_vs_reference"] < 0.01
+    assert "MLPD_result.json" in capsys.readouterr().out
