@@ -18,6 +18,19 @@ written rather than stated rules of the benchmark:
 ``strict`` counts every non-ignored ground truth of every image of the subset, and annotation ids play
 no part: a frame without detections misses all of its pedestrians. Use it to score a detector at its
 operating point (bags, validation); use ``reference`` to compare with published KAIST tables.
+
+Two further quirks of the reference code are deliberately not reproduced by either protocol, as they
+cannot change any figure of a well-formed KAIST submission:
+
+* it reorders an image's overlap matrix by score twice, which misaligns detections and overlaps when a
+  results file does not list each image's detections best first (every published file we have does);
+  here detections are always matched in descending score;
+* where the first counted detection already lies above FPPI 0.01 (a false positive on a set of fewer than
+  100 images), it samples the *final* recall there (a negative list index); here the miss rate is 1;
+* it keeps only category 1 (person) of annotations and COCO results; here an annotation of another named
+  category (people, cyclist, person?) is an ignore region, as in the Caltech devkit, and a result's
+  ``category_id`` is not read. Its KAIST file encodes those labels as person annotations with
+  ``ignore: 1`` and published results are all category 1, so the two agree there.
 """
 from __future__ import annotations
 
