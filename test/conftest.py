@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = REPO_ROOT.parent / "shared"
-KAIST_EVAL_DIR = SHARED_DIR / "kaist_eval"
+KAIST_DATA_DIR = REPO_ROOT / "test" / "data" / "kaist"  # xz-compressed benchmark files, see its README
 
 # Pick the domain before anything imports rclpy; subprocesses inherit it. 0..101 and 215..232 are the
 # ranges the DDS port mapping allows on Linux; keep clear of 0 (the default everyone else uses).
@@ -30,10 +29,25 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def kaist_eval_dir() -> Path:
-    if not KAIST_EVAL_DIR.is_dir():
-        pytest.skip(f"KAIST conformance data not found at {KAIST_EVAL_DIR} (../shared/kaist_eval beside the repo)")
-    return KAIST_EVAL_DIR
+def kaist_data_dir() -> Path:
+    """The KAIST conformance files as kept in the repo (``*.xz`` and reference_mr.json)."""
+    return KAIST_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def kaist_eval_dir(tmp_path_factory) -> Path:
+    """The KAIST conformance files decompressed into a temporary folder (KAIST_annotation.json, *_result.*)."""
+    import lzma
+    import shutil
+
+    out = tmp_path_factory.mktemp("kaist_eval")
+    for path in KAIST_DATA_DIR.iterdir():
+        if path.suffix == ".xz":
+            with lzma.open(path) as src, (out / path.stem).open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+        elif path.suffix == ".json":
+            shutil.copy(path, out / path.name)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -35,15 +35,43 @@ def test_json_to_stdout_table_to_stderr_and_plot(files, tmp_path, capsys):
     rc = main(["eval", "--annotations", str(ann), "--results", str(good), str(weak), "--json", "-", "--plot", str(png)])
     out, err = capsys.readouterr()
     assert rc == 0
-    payload = json.loads(out)
+    document = json.loads(out)
+    assert document["protocol"] == "reference" and "no detection" in document["protocol_rule"]
+    payload = document["results"]
     assert list(payload) == ["good_method", "weak_method"]
     for method in payload.values():
         assert set(method) == {s.name for s in SETTINGS}
         assert all(set(by_time) == set(TIMES) for by_time in method.values())
     assert payload["good_method"]["reasonable"]["all"] < 1e-6
     assert payload["weak_method"]["reasonable"]["all"] > payload["good_method"]["reasonable"]["all"]
-    assert "Reasonable" in err and "good_method" in err
+    assert "Reasonable" in err and "good_method" in err and "reference protocol" in err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_strict_protocol_charges_the_misses_of_images_without_detections(files, capsys):
+    ann, _, weak = files  # weak_method has no detection on images 3 and 5, whose pedestrians it misses
+    figures = {}
+    for protocol in ("reference", "strict"):
+        assert main(["eval", "--annotations", str(ann), "--results", str(weak), "--json", "-", "--protocol", protocol]) == 0
+        out, err = capsys.readouterr()
+        document = json.loads(out)
+        assert document["protocol"] == protocol and f"{protocol} protocol" in err
+        figures[protocol] = document["results"]["weak_method"]["reasonable"]["all"]
+    assert figures["strict"] > figures["reference"]
+
+
+def test_every_setting_can_be_plotted_and_equal_stems_are_named_by_file(files, tmp_path, capsys):
+    ann, good, _ = files
+    same_stem = tmp_path / "good_method.json"
+    same_stem.write_text(json.dumps([{"image_id": 0, "bbox": [100, 100, 30, 70], "score": 0.9}]))
+    png = tmp_path / "small.png"
+    args = ["eval", "--annotations", str(ann), "--results", str(good), str(same_stem), "--json", "-"]
+    assert main([*args, "--plot", str(png), "--plot-setting", "reasonable_small"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["results"]) == ["good_method.txt", "good_method.json"]
+    assert png.stat().st_size > 0
+    with pytest.raises(SystemExit):
+        main([*args, "--plot-setting", "tiny"])
+    assert "invalid choice" in capsys.readouterr().err
 
 
 def test_json_file_output_and_table_on_stdout(files, tmp_path, capsys):
@@ -51,8 +79,8 @@ def test_json_file_output_and_table_on_stdout(files, tmp_path, capsys):
     out_json = tmp_path / "mr.json"
     assert main(["eval", "--annotations", str(ann), "--results", str(good), "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("KAIST log-average miss rate") and "Occ heavy" in out
-    assert json.loads(out_json.read_text())["good_method"]["all"]["night"] == pytest.approx(0.0, abs=1e-6)
+    assert out.startswith("KAIST log-average miss rate") and "Occ heavy" in out and "Reasonable occ heavy" in out
+    assert json.loads(out_json.read_text())["results"]["good_method"]["all"]["night"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_malformed_results_exit_2_with_file_and_line(files, tmp_path, capsys):
@@ -73,10 +101,14 @@ def test_same_stem_twice_is_an_error(files, tmp_path, capsys):
     assert "good_method" in capsys.readouterr().err
 
 
-def test_kaist_reference_figures_through_the_command(kaist_eval_dir, capsys):
-    results = [str(kaist_eval_dir / n) for n in ("MBNet_result.txt", "MLPD_result.txt")]
-    assert main(["eval", "--annotations", str(kaist_eval_dir / "KAIST_annotation.json"), "--results", *results, "--json", "-"]) == 0
-    payload = json.loads(capsys.readouterr().out)
-    got = {name: [round(payload[name]["reasonable"][t], 2) for t in TIMES] for name in payload}
-    assert got == {"MBNet_result": [8.13, 8.28, 7.86], "MLPD_result": [7.58, 7.96, 6.95]}
+def test_kaist_reference_figures_through_the_command(kaist_data_dir, capsys):
+    results = [str(kaist_data_dir / n) for n in ("MBNet_result.txt.xz", "MLPD_result.txt.xz")]
+    ann = str(kaist_data_dir / "KAIST_annotation.json.xz")
+    assert main(["eval", "--annotations", ann, "--results", *results, "--json", "-"]) == 0
+    payload = json.loads(capsys.readouterr().out)["results"]
+    reference = json.loads((kaist_data_dir / "reference_mr.json").read_text())
+    for name in ("MBNet_result", "MLPD_result"):
+        got = [round(payload[name][s.name][t], 2) for s in SETTINGS for t in TIMES]
+        want = [round(reference[f"{name}.txt"][f"{s.reference_label}/{t}"], 2) for s in SETTINGS for t in TIMES]
+        assert got == want, name
     assert np.isfinite([v for m in payload.values() for s in m.values() for v in s.values()]).all()

@@ -122,6 +122,8 @@ def test_malformed_coco_results_name_file_and_element(tmp_path, ann_path, conten
         ({"images": [{"id": 0, "im_name": "a"}], "annotations": [{"image_id": 0, "bbox": [1, 2, 3, 4], "occlusion": 3}]},
          r"'occlusion' must be 0"),
         ({"images": [{"id": 0, "im_name": "a", "time_of_day": "dusk"}], "annotations": []}, r"'time_of_day' must be"),
+        ({"images": [{"id": 0, "im_name": "a"}], "annotations": [{"id": "7", "image_id": 0, "bbox": [1, 2, 3, 4]}]},
+         r"annotations\[0\]: 'id' must be a non-negative integer"),
     ],
 )
 def test_annotation_files_of_the_wrong_shape_are_rejected_with_the_element(tmp_path, data, message):
@@ -148,4 +150,31 @@ def test_optional_fields_default(tmp_path):
                                 "annotations": [{"image_id": 3, "bbox": [10, 10, 30, 70]}]}))
     ann = load_annotations(path)
     assert ann.gt_height.tolist() == [70.0] and ann.gt_occlusion.tolist() == [0] and ann.gt_ignore.tolist() == [False]
+    assert ann.gt_ids.tolist() == [-1]  # no id: the reference protocol's id-0 rule cannot apply
     assert ann.image_sizes.tolist() == [[640.0, 512.0]] and ann.image_ids.tolist() == [3]
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".xz", ".bz2"])
+def test_compressed_files_are_read_as_they_are(tmp_path, ann_path, suffix):
+    import bz2
+    import gzip
+    import lzma
+
+    compress = {".gz": gzip.compress, ".xz": lzma.compress, ".bz2": bz2.compress}[suffix]
+    packed_ann = tmp_path / f"ann.json{suffix}"
+    packed_ann.write_bytes(compress(ann_path.read_bytes()))
+    results = "1,100,100,30,70,0.9\n3,300,120,40,90,0.8\n"
+    plain = tmp_path / "m.txt"
+    plain.write_text(results)
+    packed = tmp_path / f"m.txt{suffix}"
+    packed.write_bytes(compress(results.encode()))
+    ann, ann_from_packed = load_annotations(ann_path), load_annotations(packed_ann)
+    np.testing.assert_array_equal(ann.gt_boxes, ann_from_packed.gt_boxes)
+    assert evaluate(ann, load_results(packed, ann_from_packed)).to_json() == evaluate(ann, load_results(plain, ann)).to_json()
+
+
+def test_a_corrupt_compressed_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "ann.json.xz"
+    path.write_bytes(b"not xz at all")
+    with pytest.raises(ValueError, match=r"ann.json.xz cannot be read .*\.gz/\.xz/\.bz2"):
+        load_annotations(path)

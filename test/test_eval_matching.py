@@ -36,8 +36,53 @@ def det(box: list[float], score: float) -> list[float]:
 def test_perfect_detector_has_zero_miss_rate_and_no_detections_full_miss_rate():
     ann = make_annotations([("set06/V000/I00000", [person(100, 100), person(300, 120)]), ("set06/V000/I00020", [])])
     perfect = {0: np.array([det(person(100, 100)["bbox"], 0.9), det(person(300, 120)["bbox"], 0.8)])}
-    assert evaluate(ann, perfect).mr["reasonable"]["all"] < 1e-6
-    assert evaluate(ann, {}).mr["reasonable"]["all"] == pytest.approx(100.0)
+    assert evaluate(ann, perfect).mr["reasonable"]["all"] == 0.0
+    assert evaluate(ann, {}, protocol="strict").mr["reasonable"]["all"] == pytest.approx(100.0)
+    # The reference protocol counts no pedestrian of an image without detections: nothing left to find.
+    empty = evaluate(ann, {}, protocol="reference")
+    assert empty.protocol == "reference" and math.isnan(empty.mr["reasonable"]["all"])
+
+
+def test_reference_protocol_counts_no_pedestrian_on_an_image_without_detections():
+    names = [f"set06/V000/I{k:05d}" for k in range(4)]
+    ann = make_annotations([(names[0], [person(100, 100)]), (names[1], [person(200, 100), person(400, 100)]),
+                            (names[2], []), (names[3], [])])
+    dets = {names[0]: np.array([det(person(100, 100)["bbox"], 0.9)]), names[2]: np.array([det([300, 100, 30, 70], 0.8)])}
+    reference = evaluate(ann, dets, protocol="reference").curves["reasonable"]["all"]
+    strict = evaluate(ann, dets, protocol="strict").curves["reasonable"]["all"]
+    assert (reference.num_pedestrians, strict.num_pedestrians) == (1, 3)  # image 1 has no detection
+    np.testing.assert_allclose(reference.miss_rate, [0.0, 0.0])
+    np.testing.assert_allclose(strict.miss_rate, [2 / 3, 2 / 3])
+    # FPPI divides by every image in both: 1 false positive over 4 images.
+    np.testing.assert_allclose(reference.fppi, [0.0, 0.25])
+    np.testing.assert_allclose(strict.fppi, [0.0, 0.25])
+
+
+def test_reference_protocol_counts_a_match_to_annotation_id_0_as_a_false_positive():
+    coco = {"images": [{"id": 0, "im_name": "set06/V000/I00000"}],
+            "annotations": [{"id": i, "image_id": 0, "bbox": person(100 + 150 * i, 100)["bbox"], "height": 80}
+                            for i in (0, 1)]}
+    ann = annotations_from_coco(coco)
+    first = person(100, 100)["bbox"]
+    dets = {0: np.array([det(first, 0.9), det([first[0] + 1, *first[1:]], 0.8), det(person(250, 100)["bbox"], 0.7)])}
+    reference = evaluate(ann, dets, protocol="reference").curves["reasonable"]["all"]
+    # Detection 1 uses up annotation 0 but is a false positive; detection 2 cannot take annotation 0 again.
+    np.testing.assert_allclose(reference.fppi, [1.0, 2.0, 2.0])
+    np.testing.assert_allclose(reference.miss_rate, [1.0, 1.0, 0.5])
+    strict = evaluate(ann, dets, protocol="strict").curves["reasonable"]["all"]
+    np.testing.assert_allclose(strict.fppi, [0.0, 1.0, 1.0])
+    np.testing.assert_allclose(strict.miss_rate, [0.5, 0.5, 0.0])
+    # Ids shifted by one (the COCO convention of ids from 1): no annotation is affected.
+    for a in coco["annotations"]:
+        a["id"] += 1
+    shifted = evaluate(annotations_from_coco(coco), dets, protocol="reference").curves["reasonable"]["all"]
+    np.testing.assert_allclose(shifted.miss_rate, strict.miss_rate)
+
+
+def test_unknown_protocol_is_a_clear_error():
+    ann = make_annotations([("set06/V000/I00000", [])])
+    with pytest.raises(ValueError, match="reference, strict"):
+        evaluate(ann, {}, protocol="lenient")
 
 
 def test_ignore_region_absorbs_any_number_of_detections_by_intersection_over_detection_area():
@@ -76,13 +121,13 @@ def test_border_crossing_height_and_occlusion_decide_who_is_ignored():
         person(100, 100, h=150),  # near
     ]
     ann = make_annotations([("set06/V000/I00000", gts)])
-    curves = evaluate(ann, {}).curves
+    curves = evaluate(ann, {}, protocol="strict").curves
     counted = {name: curves[name]["all"].num_pedestrians for name in curves}
     assert counted == {
-        "reasonable": 1, "all": 3, "near": 1, "medium": 1, "far": 0,
-        "occ_none": 2, "occ_partial": 0, "occ_heavy": 1,
+        "reasonable": 1, "reasonable_small": 1, "reasonable_occ_heavy": 1, "all": 3, "near": 1, "medium": 1,
+        "far": 0, "occ_none": 2, "occ_partial": 0, "occ_heavy": 1,
     }
-    assert math.isnan(evaluate(ann, {}).mr["far"]["all"])  # nothing to find: MR undefined
+    assert math.isnan(evaluate(ann, {}, protocol="strict").mr["far"]["all"])  # nothing to find: MR undefined
 
 
 def test_fppi_counts_every_image_of_the_subset():
@@ -136,8 +181,8 @@ def test_im_name_and_index_keys_are_equivalent():
 # --- the vectorized evaluator against a straightforward per-image loop of the protocol -------------------
 
 
-def _loop_reference_mr(coco: dict, dets: dict[int, np.ndarray], setting, time: str) -> float:
-    """The protocol written as plainly as possible: one image, one detection, one ground truth at a time."""
+def _loop_reference_mr(coco: dict, dets: dict[int, np.ndarray], setting, time: str, protocol: str) -> float:
+    """The protocols written as plainly as possible: one image, one detection, one ground truth at a time."""
     from lsi_perception.eval.annotations import time_of_day_from_name
 
     scored: list[tuple[float, bool]] = []  # (score, true positive) of counted detections, image order
@@ -157,13 +202,14 @@ def _loop_reference_mr(coco: dict, dets: dict[int, np.ndarray], setting, time: s
                 or a["occlusion"] not in setting.occlusions
                 or x < 5 or y < 5 or x + w > 635 or y + h > 507
             )
-            gts.append((a["bbox"], ignored))
-        num_pedestrians += sum(not ig for _, ig in gts)
-        matched = [False] * len(gts)
+            gts.append((a["bbox"], ignored, a.get("id")))
         rows = sorted(dets.get(index, np.zeros((0, 5))).tolist(), key=lambda r: -r[4])[:1000]
+        if protocol == "strict" or rows:
+            num_pedestrians += sum(not ig for _, ig, _ in gts)
+        matched = [False] * len(gts)
         for *box, score in rows:
             best, best_iou = None, 0.5
-            for g, (gbox, ignored) in enumerate(gts):
+            for g, (gbox, ignored, _) in enumerate(gts):
                 if ignored or matched[g]:
                     continue
                 iou = _overlap(box, gbox) / (box[2] * box[3] + gbox[2] * gbox[3] - _overlap(box, gbox))
@@ -171,8 +217,8 @@ def _loop_reference_mr(coco: dict, dets: dict[int, np.ndarray], setting, time: s
                     best, best_iou = g, iou
             if best is not None:
                 matched[best] = True
-                scored.append((score, True))
-            elif not any(ig and _overlap(box, gbox) / (box[2] * box[3]) >= 0.5 for gbox, ig in gts):
+                scored.append((score, protocol == "strict" or gts[best][2] != 0))
+            elif not any(ig and _overlap(box, gbox) / (box[2] * box[3]) >= 0.5 for gbox, ig, _ in gts):
                 scored.append((score, False))
     if not num_pedestrians:
         return math.nan
@@ -187,7 +233,7 @@ def _loop_reference_mr(coco: dict, dets: dict[int, np.ndarray], setting, time: s
     for point in FPPI_POINTS:
         below = [m for f, m in zip(fppi, miss) if f <= point]
         sampled.append(below[-1] if below else 1.0)
-    return 100 * math.exp(sum(math.log(max(m, 1e-10)) for m in sampled) / len(sampled))
+    return 0.0 if min(sampled) == 0 else 100 * math.exp(sum(math.log(m) for m in sampled) / len(sampled))
 
 
 def _overlap(a: list[float], b: list[float]) -> float:
@@ -206,7 +252,7 @@ def _random_scene(seed: int) -> tuple[dict, dict[int, np.ndarray]]:
         for _ in range(rng.integers(0, 6)):
             h = float(rng.uniform(15, 200))
             box = [float(rng.uniform(-10, 600)), float(rng.uniform(-10, 400)), 0.41 * h, h]
-            coco["annotations"].append({"image_id": i, "bbox": box, "height": h,
+            coco["annotations"].append({"id": len(coco["annotations"]) + seed % 2, "image_id": i, "bbox": box, "height": h,
                                         "occlusion": int(rng.integers(0, 3)), "ignore": int(rng.random() < 0.15)})
             for _ in range(rng.integers(0, 3)):  # jittered hits, sometimes duplicates
                 jitter = rng.normal(0, 0.08 * h, 4) * [1, 1, 0.3, 0.3]
@@ -219,13 +265,14 @@ def _random_scene(seed: int) -> tuple[dict, dict[int, np.ndarray]]:
     return coco, dets
 
 
+@pytest.mark.parametrize("protocol", ["reference", "strict"])
 @pytest.mark.parametrize("seed", range(6))
-def test_vectorized_evaluator_equals_the_plain_loop(seed):
+def test_vectorized_evaluator_equals_the_plain_loop(seed, protocol):
     coco, dets = _random_scene(seed)
-    result = evaluate(annotations_from_coco(coco), dets)
+    result = evaluate(annotations_from_coco(coco), dets, protocol=protocol)
     for setting in SETTINGS:
         for time in ("all", "day", "night"):
-            expected = _loop_reference_mr(coco, dets, setting, time)
+            expected = _loop_reference_mr(coco, dets, setting, time, protocol)
             got = result.mr[setting.name][time]
             if math.isnan(expected):
                 assert math.isnan(got), (seed, setting.name, time)

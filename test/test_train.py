@@ -1,6 +1,7 @@
 """Trainer tests on CPU with tiny synthetic data: learning, exact resume, 2-process gloo DDP, clear errors."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -65,6 +66,8 @@ def test_tiny_run_lowers_loss_and_beats_untrained_mr(tiny_data: Path, tmp_path: 
     metrics = trainer.fit()
     history = trainer.state.history
     assert history and history[-1]["step"] == 50
+    logged = [json.loads(line) for line in (tmp_path / "tiny" / "metrics.jsonl").read_text().splitlines()]
+    assert logged[-1]["step"] == 50 and logged[-1]["protocol"] == "strict"  # validation names its protocol
     losses = [h for h in _tb_scalars(tmp_path / "tiny" / "tb", "loss/total")]
     assert len(losses) >= 40
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5

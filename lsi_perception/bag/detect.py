@@ -34,6 +34,9 @@ from .typestore import COMPRESSED_IMAGE, DETECTION_2D_ARRAY, IMAGE
 from .writer import BagWriter
 
 _NODE_DEFAULTS = NodeConfig()
+# A bag is scored at the detector's operating threshold: a frame without detections misses its pedestrians
+# (lsi_perception.eval.protocol; the reference protocol would not count them).
+BAG_EVAL_PROTOCOL = "strict"
 
 
 @dataclass
@@ -176,6 +179,7 @@ def evaluate_against_ground_truth(ground_truth: dict[int, BoxArray], detections:
 
     Image names and day/night come from the bag's frame index when present (``frames``), else every
     ground-truth frame is one image of unknown time of day (only the "all" column is then meaningful).
+    Scored with ``BAG_EVAL_PROTOCOL``, which the result names.
     """
     from lsi_perception.eval import annotations_from_coco, evaluate
 
@@ -204,4 +208,4 @@ def evaluate_against_ground_truth(ground_truth: dict[int, BoxArray], detections:
     ann = annotations_from_coco(coco, source="the bag's /ground_truth")
     stamps = sorted(ground_truth)
     by_index = {i: detections[s].to_xywh_score() for i, s in enumerate(stamps) if s in detections}
-    return evaluate(ann, by_index)
+    return evaluate(ann, by_index, protocol=BAG_EVAL_PROTOCOL)

@@ -3,8 +3,8 @@
     lsi eval --annotations KAIST_annotation.json --results MBNet_result.txt MLPD_result.txt \\
              --plot curves.png --json -
 
-Results files are txt (``image_id,x,y,w,h,score``, 1-based image ids) or COCO result JSON (0-based).
-With ``--json -`` the JSON goes to stdout and the table to stderr, so the output can be piped.
+Results files are txt (``image_id,x,y,w,h,score``, 1-based image ids) or COCO result JSON (0-based), plain
+or .gz/.xz/.bz2. With ``--json -`` the JSON goes to stdout and the table to stderr, so the output can be piped.
 """
 from __future__ import annotations
 
@@ -13,54 +13,72 @@ import json
 import sys
 from pathlib import Path
 
-_SETTING_NAMES = ("reasonable", "all", "near", "medium", "far", "occ_none", "occ_partial", "occ_heavy")
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from lsi_perception.eval import DEFAULT_PROTOCOL, PROTOCOLS, SETTINGS
+
     parser = subparsers.add_parser(
         "eval",
         help="KAIST log-average miss rate (MR^-2) of detection results files",
-        description="Evaluate detection results with the KAIST multispectral benchmark protocol: MR^-2 (%%) "
-        "for Reasonable, All, Near/Medium/Far and occlusion settings, on all/day/night images.",
+        description="Evaluate detection results with the KAIST multispectral benchmark protocol: MR^-2 (%) "
+        "for Reasonable, Reasonable small, Reasonable occ heavy, All, Near/Medium/Far and the occlusion settings, "
+        "on all/day/night images.",
     )
-    parser.add_argument("--annotations", type=Path, required=True, help="COCO-style KAIST annotation JSON")
+    parser.add_argument("--annotations", type=Path, required=True, help="COCO-style KAIST annotation JSON (.gz/.xz ok)")
     parser.add_argument("--results", type=Path, nargs="+", required=True, metavar="RESULTS",
-                        help="results files (txt image_id,x,y,w,h,score with 1-based ids, or COCO result JSON); "
-                        "each is named by its file stem")
+                        help="results files (txt image_id,x,y,w,h,score with 1-based ids, or COCO result JSON; "
+                        ".gz/.xz ok); each is named by its file stem (by its file name where two stems are equal)")
+    parser.add_argument("--protocol", choices=[p.name for p in PROTOCOLS], default=DEFAULT_PROTOCOL,
+                        help="; ".join(f"{p.name}: {p.rule}" for p in PROTOCOLS).replace("%", "%%")
+                        + f" (default: {DEFAULT_PROTOCOL}, the figures published KAIST papers report)")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="draw the FPPI / miss-rate curves of every results file")
-    parser.add_argument("--plot-setting", default="reasonable", choices=_SETTING_NAMES, help="setting to plot (default: reasonable)")
-    parser.add_argument("--json", metavar="OUT|-", help="write {stem: {setting: {all, day, night}}} to a file, or '-' for stdout")
+    parser.add_argument("--plot-setting", default="reasonable", choices=[s.name for s in SETTINGS],
+                        help="setting to plot (default: reasonable)")
+    parser.add_argument("--json", metavar="OUT|-", help="write {protocol, protocol_rule, results: {name: {setting: "
+                        "{all, day, night}}}} to a file, or '-' for stdout")
     parser.add_argument("--caltech-height-filter", action="store_true",
                         help="ignore unmatched detections more than 1.25x outside a setting's height range "
                         "(Caltech toolbox); off by default, as in the KAIST reference evaluator")
     parser.set_defaults(func=run)
 
 
+def result_names(paths: list[Path]) -> list[str]:
+    """Each results file's name: its stem, or its file name where two stems are equal (MLPD_result.txt/.json)."""
+    from lsi_perception.eval.files import logical_name
+
+    full = [logical_name(path) for path in paths]
+    duplicates = sorted({name for name in full if full.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"results files share the name(s) {', '.join(duplicates)}; results are keyed by file name, rename one")
+    stems = [Path(name).stem for name in full]
+    return [stem if stems.count(stem) == 1 else name for stem, name in zip(stems, full)]
+
+
 def run(args: argparse.Namespace) -> int:
     from lsi_perception.eval import (
         CALTECH_DETECTION_HEIGHT_EXPANSION,
         evaluate,
+        get_protocol,
         load_annotations,
         load_results,
     )
     from lsi_perception.eval.report import format_table
 
-    names = [path.stem for path in args.results]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"results files share the name(s) {', '.join(duplicates)}; results are keyed by file stem, rename one")
-
+    names = result_names(args.results)
+    protocol = get_protocol(args.protocol)
     ann = load_annotations(args.annotations)
     expansion = CALTECH_DETECTION_HEIGHT_EXPANSION if args.caltech_height_filter else None
     results = {
-        name: evaluate(ann, load_results(path, ann), detection_height_expansion=expansion)
+        name: evaluate(ann, load_results(path, ann), detection_height_expansion=expansion, protocol=protocol)
         for name, path in zip(names, args.results)
     }
 
     table_stream = sys.stderr if args.json == "-" else sys.stdout
     print(format_table(results), file=table_stream)
     if args.json:
-        payload = json.dumps({name: result.to_json() for name, result in results.items()}, indent=2)
+        document = {"protocol": protocol.name, "protocol_rule": protocol.rule,
+                    "results": {name: result.to_json() for name, result in results.items()}}
+        payload = json.dumps(document, indent=2)
         if args.json == "-":
             print(payload)
         else:

@@ -8,7 +8,7 @@ Layout::
     <root>/imageSets/train-all-02.txt               one ``setXX/VYYY/IZZZZZ`` per line
 
 Test labels can come instead from a COCO-style JSON in the KAIST evaluation schema (``images[].im_name``,
-``annotations[].bbox`` x/y/w/h, ``ignore``), e.g. ``../shared/kaist_eval/KAIST_annotation.json``.
+``annotations[].bbox`` x/y/w/h, ``ignore``), e.g. ``KAIST_annotation.json`` (xz copy in test/data/kaist/).
 
 Labels not in ``class_names`` (``people``, ``person?``, ``cyclist``, ...) become ignore regions, as do
 objects flagged ``ignore`` and, if ``min_height`` is set, boxes shorter than it.

@@ -4,8 +4,8 @@ Schema (the KAIST test annotation file, and what ``lsi_perception.data.synthetic
 
     {"images": [{"id": 0, "im_name": "set06/V000/I00019", "width": 640, "height": 512,
                  "time_of_day": "day"}, ...],           # width/height/time_of_day optional
-     "annotations": [{"image_id": 0, "bbox": [x, y, w, h], "height": 50, "occlusion": 0,
-                      "ignore": 0, "category_id": 1}, ...],  # height/occlusion/ignore/category_id optional
+     "annotations": [{"id": 0, "image_id": 0, "bbox": [x, y, w, h], "height": 50, "occlusion": 0,
+                      "ignore": 0, "category_id": 1}, ...],  # id/height/occlusion/ignore/category_id optional
      "categories": [{"id": 1, "name": "person"}, ...]}       # optional
 
 Images keep the file's order: that order is what the 1-based image ids of txt result files count.
@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .files import read_text
 from .settings import BORDER_MARGIN, DEFAULT_IMAGE_SIZE
 
 DAY, NIGHT, UNKNOWN_TIME = "day", "night", "unknown"
@@ -53,6 +54,8 @@ class KaistAnnotations:
         gt_height: [M] float64 the annotated height (the box height when the file has none).
         gt_occlusion: [M] int64 0 none, 1 partial, 2 heavy.
         gt_ignore: [M] bool ignore regions (``ignore`` flag, or a category other than person).
+        gt_ids: [M] int64 the annotation ``id`` (-1 where the file gives none); only the reference
+            protocol looks at it (see protocol.py).
     """
 
     source: str
@@ -66,6 +69,7 @@ class KaistAnnotations:
     gt_height: np.ndarray
     gt_occlusion: np.ndarray
     gt_ignore: np.ndarray
+    gt_ids: np.ndarray
 
     @property
     def num_images(self) -> int:
@@ -111,12 +115,11 @@ class KaistAnnotations:
 
 
 def load_annotations(path: str | Path) -> KaistAnnotations:
-    """Read a KAIST COCO-style annotation JSON file (see the module docstring for the schema)."""
+    """Read a KAIST COCO-style annotation JSON file (see the module docstring; ``.gz``/``.xz``/``.bz2`` too)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"annotation file {path} does not exist")
+    text = read_text(path, "annotation file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise AnnotationFormatError(f"{path}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})") from exc
     return annotations_from_coco(data, source=str(path))
@@ -155,6 +158,7 @@ def annotations_from_coco(data: Any, source: str = "<memory>") -> KaistAnnotatio
         gt_height=gt["height"],
         gt_occlusion=gt["occlusion"],
         gt_ignore=gt["ignore"],
+        gt_ids=gt["ids"],
     )
 
 
@@ -223,6 +227,7 @@ def _parse_annotations(annotations: Sequence[Any], id_to_index: dict[int, int], 
     height = np.empty(n, dtype=np.float64)
     occlusion = np.empty(n, dtype=np.int64)
     ignore = np.empty(n, dtype=bool)
+    ids = np.full(n, -1, dtype=np.int64)
     for k, ann in enumerate(annotations):
         where = f"annotations[{k}]"
         if not isinstance(ann, Mapping):
@@ -242,12 +247,17 @@ def _parse_annotations(annotations: Sequence[Any], id_to_index: dict[int, int], 
             raise fail(where, f"'occlusion' must be 0 (none), 1 (partial) or 2 (heavy), got {occ!r}")
         if flag not in (0, 1):
             raise fail(where, f"'ignore' must be 0 or 1, got {flag!r}")
+        annotation_id = ann.get("id")
+        if annotation_id is not None:
+            if not _is_int(annotation_id) or annotation_id < 0:
+                raise fail(where, f"'id' must be a non-negative integer, got {annotation_id!r}")
+            ids[k] = annotation_id
         image[k] = id_to_index[image_id]
         boxes[k] = bbox
         height[k] = box_height
         occlusion[k] = occ
         ignore[k] = bool(flag) or ann.get("category_id") in non_person
-    return {"image": image, "boxes": boxes, "height": height, "occlusion": occlusion, "ignore": ignore}
+    return {"image": image, "boxes": boxes, "height": height, "occlusion": occlusion, "ignore": ignore, "ids": ids}
 
 
 def _is_int(value: Any) -> bool:

@@ -6,6 +6,8 @@ reference evaluator does); a ground truth matches once. A detection that matches
 an ignored ground truth (intersection / *detection* area >= 0.5) is ignored: ignore regions such as
 "people" groups absorb any number of detections. Everything else is a false positive, unless it is an
 unmatched detection whose height is far outside the setting's range (see ``Setting.detection_height_range``).
+A match to an *uncredited* ground truth (the reference protocol's annotation id 0, see protocol.py) uses
+that ground truth up but counts as a false positive.
 
 The greedy pass is sequential only within an image, so it runs in rounds: round r handles, in every image
 at once, the r-th detection that has any candidate match. The number of rounds is the largest number of
@@ -73,9 +75,17 @@ def match_detections(
     gt_ignored: np.ndarray,
     det_height_range: tuple[float, float],
     iou_threshold: float = IOU_THRESHOLD,
+    gt_uncredited: np.ndarray | None = None,
 ) -> MatchResult:
-    """Run the greedy matching for one setting (``gt_ignored`` [M] says which ground truths it ignores)."""
-    true_positive = _greedy_match(dets, pairs, gt_ignored, iou_threshold)
+    """Run the greedy matching for one setting (``gt_ignored`` [M] says which ground truths it ignores).
+
+    ``gt_uncredited`` [M] bool: ground truths a detection can match (and use up) without being a true positive.
+    """
+    matched_gt = _greedy_match(dets, pairs, gt_ignored, iou_threshold)
+    matched = matched_gt >= 0
+    true_positive = matched.copy()
+    if gt_uncredited is not None:
+        true_positive[matched] = ~gt_uncredited[matched_gt[matched]]
 
     on_ignore_region = np.zeros(len(dets), dtype=bool)
     covers_ignored = gt_ignored[pairs.gt] & (pairs.ioa >= iou_threshold)
@@ -84,13 +94,13 @@ def match_detections(
     height = dets.boxes[:, 3]
     low, high = det_height_range
     out_of_range = (height < low) | (height > high)
-    ignored = ~true_positive & (on_ignore_region | out_of_range)
+    ignored = ~matched & (on_ignore_region | out_of_range)
     return MatchResult(true_positive=true_positive, ignored=ignored, gt_ignored=gt_ignored)
 
 
 def _greedy_match(dets: DetectionTable, pairs: OverlapPairs, gt_ignored: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """[K] bool: detections that match a non-ignored ground truth in the per-image greedy pass."""
-    matched_det = np.zeros(len(dets), dtype=bool)
+    """[K] int64: the non-ignored ground truth each detection matches in the per-image greedy pass, or -1."""
+    matched_det = np.full(len(dets), -1, dtype=np.int64)
     candidate = ~gt_ignored[pairs.gt] & (pairs.iou >= iou_threshold)
     det, gt, iou = pairs.det[candidate], pairs.gt[candidate], pairs.iou[candidate]
     if not len(det):
@@ -119,6 +129,6 @@ def _greedy_match(dets: DetectionTable, pairs: OverlapPairs, gt_ignored: np.ndar
         best = np.lexsort((g, v, d))
         d, g = d[best], g[best]
         last = np.r_[d[1:] != d[:-1], True]
-        matched_det[d[last]] = True
+        matched_det[d[last]] = g[last]
         matched_gt[g[last]] = True
     return matched_det

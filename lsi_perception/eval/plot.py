@@ -1,7 +1,8 @@
 """FPPI / miss-rate curves in the style of the pedestrian-detection benchmark papers (Dollar et al.; KAIST).
 
 Both axes are logarithmic: FPPI over [1e-2, 1e0] on x, miss rate with ticks .05 ... 1 on y; the legend
-gives each method's MR^-2 ("8.13% MBNet"), best first. One panel per image subset (all, day, night).
+gives each method's MR^-2 ("8.13% MBNet"), best first. One panel per image subset (all, day, night); the
+figure's title names the protocol the ground truths were counted with.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def plot_curves(
     label = SETTINGS_BY_NAME[setting].label if setting in SETTINGS_BY_NAME else setting
     fig = Figure(figsize=(5.0 * len(times), 4.6), layout="constrained")
     axes = fig.subplots(1, len(times), squeeze=False)[0]
+    protocols = " / ".join(dict.fromkeys(result.protocol for result in results.values()))
+    fig.suptitle(f"KAIST MR^-2, {protocols} protocol")
     for ax, time in zip(axes, times):
         ranked = sorted(results.items(), key=lambda item: _sort_key(item[1].curves[setting][time].mr))
         for method, result in ranked:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .annotations import KaistAnnotations
+from .files import read_text
 from .settings import MAX_DETECTIONS_PER_IMAGE
 
 DetectionsByImage = Mapping[Any, np.ndarray]  # im_name (str) or 0-based image index (int) -> (N, 5) x,y,w,h,score
@@ -100,12 +101,11 @@ def load_results(path: str | Path, ann: KaistAnnotations) -> dict[int, np.ndarra
     """Read a txt (1-based image ids) or COCO-JSON (0-based ``images[].id``) results file.
 
     Returns ``{image_index: (N, 5) float64 x, y, w, h, score}`` for the images that have detections.
-    The format is chosen from the content: a file starting with ``[`` is JSON.
+    The format is chosen from the content: a file starting with ``[`` is JSON. ``.gz``/``.xz``/``.bz2`` files
+    are decompressed on the fly.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"results file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "results file")
     if text.lstrip().startswith("["):
         image, rows = _parse_coco_json(text, path, ann)
     else:

@@ -24,6 +24,7 @@ class Setting:
     min_height: float
     max_height: float
     occlusions: tuple[int, ...]
+    reference_label: str  # the setting's name in the reference evaluator's output
 
     def gt_in_scope(self, height: np.ndarray, occlusion: np.ndarray) -> np.ndarray:
         """[M] bool: ground truths this setting evaluates (before the ignore flag and border test)."""
@@ -44,15 +45,20 @@ class Setting:
 _ANY = (OCCLUSION_NONE, OCCLUSION_PARTIAL, OCCLUSION_HEAVY)
 _INF = float("inf")
 
+_NONE_OR_PARTIAL = (OCCLUSION_NONE, OCCLUSION_PARTIAL)
+
+# The reference evaluator's settings, in its order (heights in px, both bounds inclusive).
 SETTINGS: tuple[Setting, ...] = (
-    Setting("reasonable", "Reasonable", 55, _INF, (OCCLUSION_NONE, OCCLUSION_PARTIAL)),
-    Setting("all", "All", 20, _INF, _ANY),
-    Setting("near", "Near", 115, _INF, (OCCLUSION_NONE,)),
-    Setting("medium", "Medium", 45, 115, (OCCLUSION_NONE,)),
-    Setting("far", "Far", 1, 45, (OCCLUSION_NONE,)),
-    Setting("occ_none", "Occ none", 1, _INF, (OCCLUSION_NONE,)),
-    Setting("occ_partial", "Occ partial", 1, _INF, (OCCLUSION_PARTIAL,)),
-    Setting("occ_heavy", "Occ heavy", 1, _INF, (OCCLUSION_HEAVY,)),
+    Setting("reasonable", "Reasonable", 55, _INF, _NONE_OR_PARTIAL, "Reasonable"),
+    Setting("reasonable_small", "Reasonable small", 50, 75, _NONE_OR_PARTIAL, "Reasonable_small"),
+    Setting("reasonable_occ_heavy", "Reasonable occ heavy", 50, _INF, (OCCLUSION_HEAVY,), "Reasonable_occ=heavy"),
+    Setting("all", "All", 20, _INF, _ANY, "All"),
+    Setting("near", "Near", 115, _INF, (OCCLUSION_NONE,), "Scale=near"),
+    Setting("medium", "Medium", 45, 115, (OCCLUSION_NONE,), "Scale=medium"),
+    Setting("far", "Far", 1, 45, (OCCLUSION_NONE,), "Scale=far"),
+    Setting("occ_none", "Occ none", 1, _INF, (OCCLUSION_NONE,), "Occ=none"),
+    Setting("occ_partial", "Occ partial", 1, _INF, (OCCLUSION_PARTIAL,), "Occ=partial"),
+    Setting("occ_heavy", "Occ heavy", 1, _INF, (OCCLUSION_HEAVY,), "Occ=heavy"),
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
@@ -71,7 +77,5 @@ BORDER_MARGIN = 5.0
 # ignored. The KAIST reference evaluator does not do this (its published figures need every unmatched
 # detection counted), so it is off by default; pass it to ``evaluate`` for Caltech-style numbers.
 CALTECH_DETECTION_HEIGHT_EXPANSION = 1.25
-# Floor on a sampled miss rate before taking its log, so a perfect detector gives a finite MR.
-MIN_MISS_RATE = 1e-10
 
 DEFAULT_IMAGE_SIZE = (640, 512)  # (width, height) of KAIST images, used when the annotation file omits them

@@ -27,6 +27,9 @@ from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import LSIDetectorNet, decode
 
 MODALITIES = ("rgb", "thermal")
+# Validation scores the model at its evaluation threshold on every image: a frame without detections misses
+# its pedestrians (lsi_perception.eval.protocol). ``lsi eval --protocol reference`` gives the published figures.
+VALIDATION_PROTOCOL = "strict"
 
 
 @dataclass
@@ -227,13 +230,15 @@ def predict_loader(net: LSIDetectorNet, loader: Iterable, inference: InferenceCo
 
 
 def evaluate(net: LSIDetectorNet, loader: Iterable, annotations, inference: InferenceConfig,
-             device: torch.device, amp: AmpSettings, blank: str | None = None) -> EvalResult:
+             device: torch.device, amp: AmpSettings, blank: str | None = None,
+             protocol: str = VALIDATION_PROTOCOL) -> EvalResult:
     """Run the model (+ decode) over the validation loader and score it with the KAIST evaluator, in memory.
 
     ``blank`` ("rgb" | "thermal") zeroes that modality at test time: how much the detector leans on each.
+    ``protocol``: the evaluator's protocol ("strict" or "reference"); the result names it.
     """
     detections = predict_loader(net, loader, inference, device, amp, blank)
-    return evaluate_detections(annotations, detections)
+    return evaluate_detections(annotations, detections, protocol=protocol)
 
 
 def summarize(result: EvalResult) -> dict[str, float]:

@@ -37,6 +37,7 @@ from lsi_perception.train import distributed as dist_utils
 from lsi_perception.train.config import TrainConfig
 from lsi_perception.train.data import build_train_loader, build_val_loader, prepare_dataset
 from lsi_perception.train.engine import (
+    VALIDATION_PROTOCOL,
     AmpSettings,
     LoopState,
     StepContext,
@@ -346,9 +347,9 @@ class Trainer:
                     self.state.best_mr = min(self.state.best_mr, mr)
                     if self.dist.is_main:
                         with (self.run_dir / "metrics.jsonl").open("a") as fh:
-                            fh.write(json.dumps(record) + "\n")
+                            fh.write(json.dumps({**record, "protocol": VALIDATION_PROTOCOL}) + "\n")
                         self._log_main(
-                            f"step {self.state.step} epoch {self.state.epoch}: Reasonable MR "
+                            f"step {self.state.step} epoch {self.state.epoch}: Reasonable MR ({VALIDATION_PROTOCOL} protocol) "
                             + " ".join(f"{t} {metrics.get(f'mr_reasonable_{t}', math.nan):.2f}%"
                                        for t in ("all", "day", "night")))
                 if epoch_done or self.state.step >= stop_at:
