@@ -49,7 +49,7 @@ from vision_msgs.msg import Detection2DArray, LabelInfo
 from lsi_perception.ros import decoding, pairing
 from lsi_perception.ros.alignment import AlignmentError, ThermalAligner
 from lsi_perception.ros.diagnostics import STATUS_NAME, PipelineSnapshot
-from lsi_perception.ros.health import MAX_CONSECUTIVE_FAILURES
+from lsi_perception.ros.health import MAX_CONSECUTIVE_FAILURES, OK, WARN
 from lsi_perception.ros.image_codec import ImageDecodeError, as_rgb
 from lsi_perception.ros.messages import detections_to_msg, label_info_msg, rgb_image_msg, stamp_to_ns
 from lsi_perception.ros.monitor import PipelineMonitor
@@ -388,8 +388,12 @@ class LsiDetectorNode(LifecycleNode):
                                   message=verdict.message, hardware_id=values["device"],
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])
         self._diag_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=[status]))
-        if line:
-            (self.get_logger().info if verdict.level == 0 else self.get_logger().warning)(f"status: {line}")
+        if line and verdict.level == OK:  # one call site per severity: rclpy requires it
+            self.get_logger().info(f"status: {line}")
+        elif line and verdict.level == WARN:
+            self.get_logger().warning(f"status: {line}")
+        elif line:
+            self.get_logger().error(f"status: {line}")
         if self._active and snap.evidence.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             self._failure = verdict.message
             self.trigger_deactivate()  # on_deactivate returns ERROR -> on_error -> unconfigured
