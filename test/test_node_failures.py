@@ -13,7 +13,7 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.parameter import Parameter  # noqa: E402
 
 from lsi_perception.ros.diagnostics import ERROR, OK, WARN  # noqa: E402
-from lsi_perception.ros.harness import image_msg, ros_context, running_detector  # noqa: E402
+from lsi_perception.ros.harness import ros_context, running_detector  # noqa: E402
 from lsi_perception.ros.health import MAX_CONSECUTIVE_FAILURES  # noqa: E402
 from lsi_perception.ros.messages import stamp_to_ns  # noqa: E402
 from lsi_perception.testing import synthetic_pair  # noqa: E402
