@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> dict:
         "image": f"{w}x{h}", "device": args.device, "seconds": args.seconds, "rate_multiplier": args.rate_multiplier,
         "node_closed_loop_ms": node_s * 1e3, "published": sum(wd["published"] for wd in windows),
         "answered": answered, "node_queue_dropped": int(diag.get("queue_dropped", -1)),
-        "node_sync_unpaired_rgb": int(diag.get("sync_unpaired_rgb", -1)),
+        "node_sync_unpaired": max(int(diag.get("sync_unpaired_rgb", 0)), int(diag.get("sync_unpaired_thermal", 0))),
         "node_errors": sum(int(diag.get(f"{k}_errors", 0)) for k in ("decode", "alignment", "inference")),
         "rss_mb_first_window": windows[0]["rss_mb"], "rss_mb_last_window": windows[-1]["rss_mb"],
         "rss_mb_max": max(wd["rss_mb"] for wd in windows),
@@ -161,9 +161,10 @@ def run(args: argparse.Namespace) -> dict:
         "latency_ms_max": max(wd["latency_ms_max"] for wd in windows),
         "windows": windows, "node_diagnostics": diag,
     }
-    # every published pair is answered, dropped by latest-pair-wins, unpaired, or an error: the rest was lost
+    # every published pair is answered, dropped by latest-pair-wins, unpaired (its partner lost on the way), or
+    # an error; the rest never reached the node (best-effort transport under overload)
     result["unaccounted"] = (result["published"] - answered - result["node_queue_dropped"]
-                             - result["node_sync_unpaired_rgb"] - result["node_errors"])
+                             - result["node_sync_unpaired"] - result["node_errors"])
     print(f"bench soak: published {result['published']}, answered {answered}, node queue_dropped "
           f"{result['node_queue_dropped']}, unaccounted {result['unaccounted']}; RSS {result['rss_mb_first_window']:.0f} -> {result['rss_mb_last_window']:.0f} MB "
           f"(max {result['rss_mb_max']:.0f}); latency p95 per window "
