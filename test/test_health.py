@@ -204,3 +204,13 @@ def test_parameter_types_are_coerced_or_named_with_an_example():
     with pytest.raises(ValueError, match=r"checkpoint must be a string, e\.g\. checkpoint:=/path/to/model\.safetensors"):
         coerce_parameters({"checkpoint": 3})
     assert NodeConfig().time_jump_threshold > NodeConfig().slop
+
+
+def test_stale_streams_flapping_do_not_relog():
+    log = StatusLog(repeat_s=60.0)
+    p = Pipeline(output_age_s=None, publishers={"rgb": 1, "thermal": 1})
+    lines = []
+    for t, stale in enumerate([("rgb", "thermal"), ("rgb",), ("rgb", "thermal"), ("rgb",)]):
+        p.stale = {k: k in stale for k in ("rgb", "thermal")}
+        lines.append(log.line(p.judge(float(t)), float(t)))
+    assert sum(line is not None for line in lines) == 1 and "fastdds_large_frames.xml" in lines[0]

@@ -141,13 +141,13 @@ class HealthMonitor:
         action = ("publishing nothing until it is back (missing_modality: wait)"
                   if policy == "wait" or len(names) == 2 else "detecting with it blanked (missing_modality: blank)")
         message = f"{what} stream stale: {action}"
-        cause = f"stale_{'_'.join(names)}"
+        cause = "stale"  # not per stream: a stream that arrives now and then must not re-log every flip
         silent = [n for n in names if ev.publishers.get(n, 0) > 0]
         if silent:
             counts = ", ".join(f"{ev.publishers[n]} on {ev.input_topics.get(n, n)}" for n in silent)
             message += (f"; publishers found ({counts}) but nothing received for over {ev.stale_timeout:g} s: "
                         + LARGE_FRAMES_FIX)
-            cause += "_with_publishers"
+            cause = "stale_with_publishers"
         return Assessment(WARN, message, cause)
 
 
