@@ -13,12 +13,9 @@ Lifecycle:
   cleanup / shutdown  drop publishers, timer and model
 
 Threads: subscription callbacks (executor) only record arrival and pair messages; decoding, inference and
-publishing run on one inference thread fed through a ``LatestWinsQueue`` so latency stays bounded. The
-inference thread survives any exception (logged with its traceback once, counted, next pair); after
-``health.MAX_CONSECUTIVE_FAILURES`` failures in a row the diagnostics say ERROR and the node goes through
-error processing (``on_error``) to unconfigured, where a lifecycle manager can configure it again.
-Diagnostics are OK only while pairs are answered (``health``); stamps that jump back by more than
-``time_jump_threshold`` reset the pairing (``sync``).
+publishing run on one inference thread fed through a ``LatestWinsQueue`` so latency stays bounded. That
+thread survives any exception; after ``health.MAX_CONSECUTIVE_FAILURES`` in a row the node goes through
+error processing (``on_error``) to unconfigured. What diagnostics say and why: ``monitor`` / ``health``.
 
 Missing modality (``missing_modality``): ``wait`` (default) publishes nothing while a stream is stale,
 because the network was trained on registered pairs and its scores on a blanked modality are not
