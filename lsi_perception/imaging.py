@@ -46,7 +46,8 @@ def check_rgb(rgb: np.ndarray, name: str = "rgb") -> np.ndarray:
 def check_thermal(thermal: np.ndarray, name: str = "thermal") -> np.ndarray:
     """Return the thermal image as an HxW array (HxWx1 squeezed, HxWx3 grayscale -> channel 0).
 
-    Accepted dtypes: uint8, uint16, float32/float64 (radiometric). Anything else raises ValueError.
+    Accepted dtypes: uint8, uint16, float32/float64 (radiometric, every pixel finite). Anything else
+    raises ValueError.
     """
     if not isinstance(thermal, np.ndarray):
         raise ValueError(
@@ -62,6 +63,12 @@ def check_thermal(thermal: np.ndarray, name: str = "thermal") -> np.ndarray:
         )
     if thermal.shape[0] < 1 or thermal.shape[1] < 1:
         raise ValueError(f"{name} is empty (shape {tuple(thermal.shape)})")
+    if thermal.dtype.kind == "f" and not (np.isfinite(thermal.min()) and np.isfinite(thermal.max())):
+        bad = int(np.count_nonzero(~np.isfinite(thermal)))
+        raise ValueError(
+            f"{name} has {bad} of {thermal.size} pixels NaN or inf: no trustworthy detection is possible on it; "
+            "replace invalid pixels with finite temperatures (e.g. np.nan_to_num with the scene's minimum)"
+        )
     return thermal
 
 

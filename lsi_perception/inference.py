@@ -136,6 +136,7 @@ class Detector:
             return []
         t0 = time.perf_counter()
         outputs, lbs = self._run_network(rgbs, thermals, rgb_order)
+        self._check_finite(outputs)
         t2 = time.perf_counter()
         with torch.inference_mode():
             per_image = decode(outputs, self.inference)
@@ -189,6 +190,16 @@ class Detector:
         self._preprocess_ms = (t1 - t0) * 1e3
         self._model_ms = (time.perf_counter() - t1) * 1e3
         return outputs, lbs
+
+    def _check_finite(self, outputs: dict) -> None:
+        """NaN / inf network outputs fail every score threshold and would read as "no detections":
+        raise instead (RuntimeError, as for other inference failures)."""
+        bad = [k for k in ("score_logits", "iou_logits", "box_ltrb")
+               if isinstance(outputs.get(k), torch.Tensor) and not bool(torch.isfinite(outputs[k]).all())]
+        if bad:
+            raise RuntimeError(
+                f"the network produced NaN or inf in {', '.join(bad)} ({self.precision} on {self.device}): no "
+                "trustworthy detections for this input; if it repeats, try precision fp32 or check the checkpoint")
 
     def _autocast(self):
         if self.precision == "fp32":

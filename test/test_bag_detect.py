@@ -93,3 +93,20 @@ def test_unpairable_topics_are_a_clear_error(dataset, detector, tmp_path):
                                                                            thermal_topic="/cam_b/image"),
                         progress=False)
     assert result.pairs == 2
+
+
+def test_constant_thermal_frame_is_skipped_and_reported_not_published_as_nobody(dataset, detector, tmp_path):
+    import shutil
+
+    import cv2
+
+    copy = tmp_path / "drive"
+    shutil.copytree(dataset, copy)
+    frames = list_frames(copy)
+    shutter = read_thermal(frames[1].thermal_path)
+    cv2.imwrite(str(frames[1].thermal_path), np.full_like(shutter, 128))  # the camera's shutter closed (FFC)
+    dataset_to_bag(copy, tmp_path / "in_bag", FromDatasetConfig(), progress=False)
+    result = detect_bag(tmp_path / "in_bag", detector, tmp_path / "out_bag", progress=False)
+    assert result.pairs == len(frames) - 1
+    [(stamp, why)] = result.skipped
+    assert "constant" in why and stamp not in result.detections

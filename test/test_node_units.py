@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from lsi_perception.ros.diagnostics import DIAGNOSTIC_KEYS, OK, WARN, PipelineSnapshot, summarize
+from lsi_perception.ros.health import HealthEvidence
 from lsi_perception.ros.node_config import NodeConfig, defaults_as_ros_values, runtime_parameters
 from lsi_perception.ros.overlay import draw_overlay
 from lsi_perception.ros.stats import LatencyWindow, RateMeter
@@ -92,7 +93,7 @@ def _snapshot(**kw) -> PipelineSnapshot:
                 latency_ms=dict(inference=(20.0, 25.0), node_overhead=(1.0, 2.0), end_to_end=(22.0, 30.0)),
                 errors=dict(decode=0, alignment=0, inference=0), missing_modality_policy="wait", blanked_pairs=0,
                 device="cpu", precision="fp32", model="m.safetensors", sync_implementation="own",
-                decoder_implementation="own")
+                decoder_implementation="own", evidence=HealthEvidence(active_for_s=10.0, output_age_s=0.1))
     base.update(kw)
     return PipelineSnapshot(**base)
 

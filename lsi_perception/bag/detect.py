@@ -69,6 +69,7 @@ class DetectResult:
     frames: list[tuple[int, str, str]] = field(default_factory=list)  # (stamp, im_name, time_of_day)
     image_size: tuple[int, int] | None = None  # (width, height) of the RGB images
     eval_result: object | None = None  # lsi_perception.eval.EvalResult when ground truth exists
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (RGB stamp, why): pairs that cannot be trusted
 
     @property
     def pairs_per_second(self) -> float:
@@ -104,6 +105,7 @@ def detect_bag(bag: str | Path, detector, out: str | Path, cfg: DetectConfig | N
 
     ``on_pair(stamp_ns, rgb, thermal, detections)`` is called for each pair (e.g. to draw a video).
     """
+    from lsi_perception.ros.image_codec import ImageDecodeError
     from lsi_perception.ros.overlay import draw_overlay
     from lsi_perception.ros.sync import ApproximateTimePolicy
 
@@ -134,7 +136,11 @@ def detect_bag(bag: str | Path, detector, out: str | Path, cfg: DetectConfig | N
                     result.thermal_messages += 1
                 for rgb_msg, thermal_msg in policy.add(index, stamp_to_ns(m.msg.header.stamp), (m.timestamp, m.msg)):
                     bag_time, rgb_m = rgb_msg
-                    rgb, thermal = decode_image(rgb_m, want="rgb"), decode_image(thermal_msg[1], want="thermal")
+                    try:  # a corrupt, non-finite or constant (shutter) frame: skipped and reported, not "nobody"
+                        rgb, thermal = decode_image(rgb_m, want="rgb"), decode_image(thermal_msg[1], want="thermal")
+                    except ImageDecodeError as exc:
+                        result.skipped.append((stamp_to_ns(rgb_m.header.stamp), str(exc)))
+                        continue
                     result.image_size = result.image_size or (rgb.shape[1], rgb.shape[0])
                     dets = detector.predict(rgb, thermal)
                     stamp = stamp_to_ns(rgb_m.header.stamp)

@@ -134,6 +134,9 @@ def _run_detect(args: argparse.Namespace) -> int:
     print(f"wrote {result.out}: {result.pairs} Detection2DArray on {cfg.output_topic} from {result.rgb_messages} RGB / "
           f"{result.thermal_messages} thermal images ({unpaired} RGB images unpaired), "
           f"{result.pairs_per_second:.2f} pairs/s on {detector.device}")
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} pairs that cannot give trustworthy detections (no output for them); "
+              f"first: {result.skipped[0][1]}")
     if result.eval_result is not None:
         from lsi_perception.eval.report import format_table
 

@@ -1,4 +1,4 @@
-"""``lsi bench {model,train,node,all}``: benchmarks that print a table and write JSON (never pass/fail).
+"""``lsi bench {model,train,node,eval,soak,all}``: benchmarks that print a table and write JSON (never pass/fail).
 
 Each benchmark lives in ``lsi_perception/bench/<name>.py`` with ``add_arguments(parser)`` and
 ``run(args) -> dict``; this module only wires them into the CLI and writes the JSON.
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 BENCHMARKS = ("model", "train", "node", "eval")
+SEPARATE = ("soak",)  # long-running: only on request, not part of ``all``
 
 
 def _load(name: str):
@@ -21,7 +22,7 @@ def _load(name: str):
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="benchmarks: model latency/memory, train step, node overhead, evaluator speed")
     sub = parser.add_subparsers(dest="bench", metavar="BENCH")
-    for name in (*BENCHMARKS, "all"):
+    for name in (*BENCHMARKS, *SEPARATE, "all"):
         p = sub.add_parser(name, help=f"run the {name} benchmark" if name != "all" else "run every benchmark")
         p.add_argument("--out", type=Path, default=Path("bench_out"), help="folder for the JSON results")
         if name != "all":

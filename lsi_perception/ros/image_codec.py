@@ -4,7 +4,9 @@
   (what cv_bridge's ``imgmsg_to_cv2(msg, "passthrough")`` returns): row padding (``step``) removed,
   multi-byte pixels converted to native byte order.
 * ``as_rgb(array, encoding)``: any supported encoding -> HxWx3 uint8 in RGB order (what Detector takes).
-* ``as_thermal(array, encoding)``: -> HxW uint8, uint16 or float32 (radiometric), channel order irrelevant.
+* ``as_thermal(array, encoding)``: -> HxW uint8, uint16 or float32 (radiometric), channel order irrelevant;
+  a thermal image that cannot give a trustworthy result (NaN / inf pixels, every pixel the same) is an
+  error, never an image the detector would quietly find nothing in.
 * ``decode_compressed(format, data)``: jpeg / png bytes -> array + the encoding it decodes to
   (16-bit png stays 16-bit, for thermal).
 * ``rgb8_fields(rgb)``: the fields of an rgb8 Image holding ``rgb`` (the overlay output).
@@ -95,6 +97,7 @@ def as_rgb(array: np.ndarray, encoding: str) -> np.ndarray:
     if encoding in ("mono16", "16UC1"):
         return cv2.cvtColor((array >> 8).astype(np.uint8), cv2.COLOR_GRAY2RGB)
     if encoding == "32FC1":
+        check_finite(array, "32FC1 image")
         return cv2.cvtColor(cv2.normalize(array, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8), cv2.COLOR_GRAY2RGB)
     raise ImageDecodeError(f"cannot use encoding {encoding!r} as an RGB image; supported: {', '.join(ENCODINGS)}")
 
@@ -108,12 +111,47 @@ _TO_GRAY = {
 
 
 def as_thermal(array: np.ndarray, encoding: str) -> np.ndarray:
-    """HxW thermal image: uint8 / uint16 kept, 32FC1 as float32 (radiometric), color converted to gray."""
+    """HxW thermal image: uint8 / uint16 kept, 32FC1 as float32 (radiometric), color converted to gray.
+
+    Raises ImageDecodeError for NaN / inf pixels and for a constant image (see ``check_thermal_values``).
+    """
     if encoding in ("mono8", "8UC1", "mono16", "16UC1", "32FC1"):
-        return array
-    if encoding in _TO_GRAY:
-        return cv2.cvtColor(np.ascontiguousarray(array), _TO_GRAY[encoding])
-    raise ImageDecodeError(f"cannot use encoding {encoding!r} as a thermal image; supported: {', '.join(ENCODINGS)}")
+        thermal = array
+    elif encoding in _TO_GRAY:
+        thermal = cv2.cvtColor(np.ascontiguousarray(array), _TO_GRAY[encoding])
+    else:
+        raise ImageDecodeError(f"cannot use encoding {encoding!r} as a thermal image; supported: {', '.join(ENCODINGS)}")
+    check_thermal_values(thermal, encoding)
+    return thermal
+
+
+def check_finite(array: np.ndarray, what: str) -> None:
+    """Raise ImageDecodeError if a float image holds NaN or inf (integer images always pass)."""
+    if array.dtype.kind != "f":
+        return
+    lo, hi = float(array.min()), float(array.max())  # NaN and inf propagate to min / max
+    if np.isfinite(lo) and np.isfinite(hi):
+        return
+    bad = int(np.count_nonzero(~np.isfinite(array)))
+    raise ImageDecodeError(
+        f"{what} has {bad} of {array.size} pixels NaN or inf: no trustworthy detection is possible on it "
+        "(the driver marks invalid pixels this way, or the sensor is not ready); make the camera driver "
+        "publish finite temperatures (replace invalid pixels), or publish mono16 counts instead"
+    )
+
+
+def check_thermal_values(thermal: np.ndarray, encoding: str) -> None:
+    """Raise ImageDecodeError when a thermal image carries no usable signal: NaN / inf pixels, or every
+    pixel the same value (lens cap, shutter closed for flat-field correction, a dead or unstarted sensor;
+    a real scene always has some temperature spread and noise). Reporting an error here is what keeps
+    such a frame from being published as "no pedestrians"."""
+    check_finite(thermal, f"thermal {encoding} image")
+    lo, hi = thermal.min(), thermal.max()
+    if lo == hi:
+        raise ImageDecodeError(
+            f"thermal {encoding} image is constant (every pixel = {lo.item()}): no scene in it (lens cap, shutter "
+            "closed for flat-field correction, or a sensor not streaming yet); check the thermal camera"
+        )
 
 
 def decode_compressed(fmt: str, data: bytes | bytearray | memoryview | np.ndarray) -> tuple[np.ndarray, str]:

@@ -13,7 +13,9 @@ Lifecycle:
   cleanup / shutdown  drop publishers, timer and model
 
 Threads: subscription callbacks (executor) only record arrival and pair messages; decoding, inference and
-publishing run on one inference thread fed through a ``LatestWinsQueue`` so latency stays bounded.
+publishing run on one inference thread fed through a ``LatestWinsQueue`` so latency stays bounded. That
+thread survives any exception; after ``health.MAX_CONSECUTIVE_FAILURES`` in a row the node goes through
+error processing (``on_error``) to unconfigured. What diagnostics say and why: ``monitor`` / ``health``.
 
 Missing modality (``missing_modality``): ``wait`` (default) publishes nothing while a stream is stale,
 because the network was trained on registered pairs and its scores on a blanked modality are not
@@ -26,12 +28,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -42,17 +45,18 @@ from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from lsi_perception.ros import decoding, pairing
 from lsi_perception.ros.alignment import AlignmentError, ThermalAligner
-from lsi_perception.ros.diagnostics import STATUS_NAME, PipelineSnapshot, summarize
+from lsi_perception.ros.diagnostics import STATUS_NAME, PipelineSnapshot
+from lsi_perception.ros.health import MAX_CONSECUTIVE_FAILURES, OK, WARN
 from lsi_perception.ros.image_codec import ImageDecodeError, as_rgb
-from lsi_perception.ros.messages import detections_to_msg, label_info_msg, rgb_image_msg
-from lsi_perception.ros.node_config import NodeConfig, parameter_fields, runtime_parameters
+from lsi_perception.ros.messages import detections_to_msg, label_info_msg, rgb_image_msg, stamp_to_ns
+from lsi_perception.ros.monitor import PipelineMonitor
+from lsi_perception.ros.node_config import NodeConfig, coerce_parameters, parameter_fields, runtime_parameters
 from lsi_perception.ros.overlay import draw_overlay
-from lsi_perception.ros.stats import LatencyWindow, RateMeter
+from lsi_perception.ros.parameters import descriptor_for
 from lsi_perception.ros.worker_queue import Closed, LatestWinsQueue
 
 NODE_NAME = "lsi_detector"
 STREAMS = ("rgb", "thermal")
-ERROR_LOG_PERIOD_S = 5.0
 _THERMAL_ENCODING = {"u1": "mono8", "u2": "mono16", "f4": "32FC1"}  # numpy dtype -> Image encoding
 _OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 _LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -66,23 +70,6 @@ class PendingPair:
     rgb: Any | None
     thermal: Any | None
     received: float  # time.monotonic() when the pair was complete
-
-
-def descriptor_for(f: dataclasses.Field) -> ParameterDescriptor:
-    """The ParameterDescriptor of a NodeConfig field (description, range, allowed values)."""
-    meta = f.metadata
-    d = ParameterDescriptor(name=f.name, description=meta["description"])
-    if meta["choices"]:
-        d.additional_constraints = f"one of: {', '.join(meta['choices'])}"
-    if meta["lo"] is not None:
-        if f.type in ("int", int):
-            d.integer_range = [IntegerRange(from_value=int(meta["lo"]), to_value=int(meta["hi"]), step=0)]
-        else:
-            d.floating_point_range = [FloatingPointRange(from_value=float(meta["lo"]), to_value=float(meta["hi"]), step=0.0)]
-    if not meta["runtime"]:
-        d.additional_constraints = (d.additional_constraints + "; " if d.additional_constraints else "") + \
-            "applied at configure (rejected while active)"
-    return d
 
 
 class LsiDetectorNode(LifecycleNode):
@@ -107,18 +94,14 @@ class LsiDetectorNode(LifecycleNode):
         self._det_pub = self._overlay_pub = self._label_pub = self._diag_pub = None
         self._diag_timer = None
         self._detector_lock = threading.Lock()
-        self._error_log_times: dict[str, float] = {}
+        self._failure: str | None = None  # why the node is leaving active through error processing
         self._reset_stats()
         self.get_logger().info(f"pairing: {pairing.IMPLEMENTATION}; decoding: {decoding.IMPLEMENTATION}")
 
     # ------------------------------------------------------------------ parameters
 
     def _config_from_parameters(self) -> NodeConfig:
-        values = {}
-        for f in parameter_fields():
-            v = self.get_parameter(f.name).value
-            values[f.name] = tuple(float(x) for x in v) if isinstance(v, (list, tuple)) or f.name.endswith("homography") else v
-        cfg = NodeConfig(**values)
+        cfg = NodeConfig(**coerce_parameters({f.name: self.get_parameter(f.name).value for f in parameter_fields()}))
         cfg.validate()
         return cfg
 
@@ -134,7 +117,7 @@ class LsiDetectorNode(LifecycleNode):
                 reason=f"{', '.join(frozen)} can only change while the node is not active "
                        "(deactivate and cleanup, set it, then configure and activate)")
         try:
-            new = self.config.replace(**ours)
+            new = self.config.replace(**coerce_parameters(ours))
         except (ValueError, TypeError) as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         self.config = new
@@ -160,8 +143,10 @@ class LsiDetectorNode(LifecycleNode):
         self._det_pub = self.create_lifecycle_publisher(Detection2DArray, "detections", _OUTPUT_QOS)
         self._overlay_pub = self.create_lifecycle_publisher(Image, "detections/image", _OUTPUT_QOS)
         self._label_pub = self.create_lifecycle_publisher(LabelInfo, "label_info", _LATCHED_QOS)
+        self._stop_diagnostics()  # still running after error processing
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(self.config.diagnostics_period, self._publish_diagnostics)
+        self._failure = None
         self._reset_stats()
         return super().on_configure(state)
 
@@ -178,13 +163,14 @@ class LsiDetectorNode(LifecycleNode):
         self._queue = LatestWinsQueue(self.config.worker_queue_depth)
         self._worker = threading.Thread(target=self._inference_loop, name="lsi_detector_inference", daemon=True)
         self._worker.start()
-        self._activated_at = time.monotonic()
+        self._monitor.activated(time.monotonic())
         self._active = True
         msg_type = CompressedImage if self.config.image_transport == "compressed" else Image
         topics = self.config.input_topics()
         self._subs = pairing.PairedSubscriptions(
             self, msg_type, topics, qos_profile_sensor_data, self.config.queue_size, self.config.slop,
-            on_message=self._on_message, on_pair=self._on_pair)
+            on_message=self._on_message, on_pair=self._on_pair,
+            time_jump_threshold=self.config.time_jump_threshold, on_time_jump=self._on_time_jump)
         self.get_logger().info(
             f"active: {topics[0]} + {topics[1]} -> {self.resolve_topic_name('detections')} "
             f"(model {self.checkpoint_path.name} on {self.detector.device}, {self.detector.precision})")
@@ -193,7 +179,18 @@ class LsiDetectorNode(LifecycleNode):
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self._stop_pipeline()
         self._release_detector()
+        if self._failure:  # leave through error processing (on_error)
+            return TransitionCallbackReturn.ERROR
         return super().on_deactivate(state)
+
+    def on_error(self, state: State) -> TransitionCallbackReturn:
+        """Error processing: drop the pipeline and outputs, keep /diagnostics (ERROR, naming why); the node
+        ends unconfigured, so a lifecycle manager (or ``ros2 lifecycle set``) can configure it again."""
+        self.get_logger().error(f"error processing: {self._failure or 'a transition failed'}; the node is now "
+                                "unconfigured (configure and activate to retry)")
+        self._stop_pipeline()
+        self._teardown(keep_diagnostics=True)
+        return TransitionCallbackReturn.SUCCESS
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
         self._teardown()
@@ -251,19 +248,23 @@ class LsiDetectorNode(LifecycleNode):
 
     def _on_message(self, index: int, msg: Any) -> None:
         now = time.monotonic()
-        name = STREAMS[index]
-        self._rates[name].tick(now)
+        self._monitor.message(index, stamp_to_ns(msg.header), now)
         if index == 0:
             self._last_rgb_shape = (msg.header.frame_id, getattr(msg, "height", 0), getattr(msg, "width", 0))
-        if self.config.missing_modality == "blank" and self._is_stale(STREAMS[1 - index], now):
-            self._blanked += 1
+        if self.config.missing_modality == "blank" and self._monitor.is_stale(STREAMS[1 - index], now, self._active):
+            self._monitor.blanked += 1
             self._enqueue(PendingPair(msg if index == 0 else None, msg if index == 1 else None, now))
 
     def _on_pair(self, rgb_msg: Any, thermal_msg: Any) -> None:
         now = time.monotonic()
-        self._rates["paired"].tick(now)
-        self._paired += 1
+        self._monitor.pair(now)
         self._enqueue(PendingPair(rgb_msg, thermal_msg, now))
+
+    def _on_time_jump(self, index: int, back_ns: int) -> None:
+        self.get_logger().warning(
+            f"{STREAMS[index]} stamps jumped back {back_ns / 1e9:.3f} s (> time_jump_threshold "
+            f"{self.config.time_jump_threshold:g} s: bag loop, /clock reset or simulator restart): pairing reset, "
+            "detecting again from the next pair")
 
     def _enqueue(self, pending: PendingPair) -> None:
         queue = self._queue
@@ -274,12 +275,6 @@ class LsiDetectorNode(LifecycleNode):
         except Closed:
             pass
 
-    def _is_stale(self, name: str, now: float) -> bool:
-        age = self._rates[name].age(now)
-        if age is None:  # nothing yet: stale once we have been listening longer than the timeout
-            return self._active and now - self._activated_at > self.config.stale_timeout
-        return age > self.config.stale_timeout
-
     # ------------------------------------------------------------------ inference thread
 
     def _inference_loop(self) -> None:
@@ -289,8 +284,14 @@ class LsiDetectorNode(LifecycleNode):
                 pending = queue.get()
             except Closed:
                 return
-            if pending is not None:
+            if pending is None:
+                continue
+            try:
                 self._process(pending)
+            except Exception as exc:  # noqa: BLE001 - the thread must survive anything a pair can cause
+                name = type(exc).__name__
+                self._count_error("inference", f"unexpected {name} in the inference thread, pair skipped: {exc}",
+                                  failure=True, traceback_of=name)
 
     def _process(self, pending: PendingPair) -> None:
         t0 = time.perf_counter()
@@ -318,23 +319,20 @@ class LsiDetectorNode(LifecycleNode):
                 self._count_error("decode", f"pair skipped: {exc}")
                 return
             except RuntimeError as exc:  # e.g. CUDA out of memory: keep running, next pair may fit
-                self._count_error("inference", f"inference failed: {exc}")
+                self._count_error("inference", f"inference failed: {exc}", failure=True)
                 return
         t2 = time.perf_counter()
         header = pending.rgb.header if pending.rgb is not None else self._thermal_only_header(pending.thermal.header)
         self._det_pub.publish(detections_to_msg(header, dets.boxes, dets.scores, dets.names()))
         now = time.monotonic()
-        self._rates["output"].tick(now)
         if self.config.publish_overlay or self._overlay_pub.get_subscription_count() > 0:
             base = rgb if rgb is not None else as_rgb(thermal, _THERMAL_ENCODING[thermal.dtype.str[1:]])
             note = None if (pending.rgb is not None and pending.thermal is not None) else \
                 f"{'thermal' if pending.thermal is None else 'rgb'} missing"
-            image = draw_overlay(base, dets.boxes, dets.scores, dets.names(), self._rates["output"].rate(now), note)
+            image = draw_overlay(base, dets.boxes, dets.scores, dets.names(), self._monitor.rates["output"].rate(now), note)
             self._overlay_pub.publish(rgb_image_msg(header, image))
         t3 = time.perf_counter()
-        self._latency["inference"].add((t2 - t1) * 1e3)
-        self._latency["node_overhead"].add(((t1 - t0) + (t3 - t2)) * 1e3)
-        self._latency["end_to_end"].add((time.monotonic() - pending.received) * 1e3)
+        self._monitor.output(now, (t2 - t1) * 1e3, ((t1 - t0) + (t3 - t2)) * 1e3, (time.monotonic() - pending.received) * 1e3)
 
     def _rgb_hw(self, thermal) -> tuple[int, int]:
         """The RGB frame size for a thermal-only pair: the last RGB image's, else the thermal's own."""
@@ -345,55 +343,57 @@ class LsiDetectorNode(LifecycleNode):
         frame = self._last_rgb_shape[0] or thermal_header.frame_id
         return Header(stamp=thermal_header.stamp, frame_id=frame)
 
-    def _count_error(self, kind: str, text: str) -> None:
-        """Count an error and log it, at most once per ERROR_LOG_PERIOD_S for the same text."""
-        self._errors[kind] += 1
-        now = time.monotonic()
-        if now - self._error_log_times.get(text, -1e9) >= ERROR_LOG_PERIOD_S:
-            self._error_log_times[text] = now
-            self.get_logger().error(f"{text} (diagnostics: {kind}_errors={self._errors[kind]}; node keeps running)")
+    def _count_error(self, kind: str, text: str, failure: bool = False, traceback_of: str | None = None) -> None:
+        """Count an error and log it, at most once per health.ERROR_LOG_PERIOD_S for the same text (with the
+        traceback the first time an exception type ``traceback_of`` is seen)."""
+        if self._monitor.errors.record(kind, text, time.monotonic(), failure):
+            tb = f"\n{traceback.format_exc()}" if traceback_of and self._monitor.first_traceback(traceback_of) else ""
+            self.get_logger().error(f"{text} (diagnostics: {kind}_errors={self._monitor.errors.counts[kind]}; "
+                                    f"node keeps running){tb}")
 
     # ------------------------------------------------------------------ diagnostics
 
     def _reset_stats(self) -> None:
-        self._rates = {name: RateMeter() for name in (*STREAMS, "paired", "output")}
-        self._latency = {name: LatencyWindow() for name in ("inference", "node_overhead", "end_to_end")}
-        self._errors = {"decode": 0, "alignment": 0, "inference": 0}
-        self._paired = 0
-        self._blanked = 0
-        self._activated_at = time.monotonic()
+        self._monitor = PipelineMonitor(self.config.stale_timeout)
+        self._latency = self._monitor.latency  # read by lsi bench node
         self._last_rgb_shape: tuple[str, int, int] = ("", 0, 0)
 
     @property
     def error_counts(self) -> dict[str, int]:
         """Inputs skipped so far, by kind: decode, alignment, inference."""
-        return dict(self._errors)
+        return dict(self._monitor.errors.counts)
 
     def snapshot(self) -> PipelineSnapshot:
-        now = time.monotonic()
-        det = self.detector
-        state = "active" if self._active else ("inactive" if self._det_pub is not None else "unconfigured")
-        return PipelineSnapshot(
-            state=state, configured=self._det_pub is not None,
-            rates_hz={k: self._rates[k].rate(now) for k in ("rgb", "thermal", "paired", "output")},
-            ages_s={k: self._rates[k].age(now) for k in STREAMS},
-            stale={k: self._active and self._is_stale(k, now) for k in STREAMS},
-            received={k: self._rates[k].count for k in STREAMS}, paired=self._paired,
+        det, subs = self.detector, self._subs
+        topics = dict(zip(STREAMS, subs.topics)) if subs is not None else {k: k for k in STREAMS}
+        return self._monitor.snapshot(
+            time.monotonic(), active=self._active, configured=self._det_pub is not None,
+            state="active" if self._active else ("inactive" if self._det_pub is not None else "unconfigured"),
             queue_dropped=self._queue.dropped if self._queue is not None else 0,
-            latency_ms={k: w.percentiles(50, 95) for k, w in self._latency.items()},
-            errors=dict(self._errors), missing_modality_policy=self.config.missing_modality,
-            blanked_pairs=self._blanked,
-            device=str(det.device) if det is not None else "none",
+            missing_modality=self.config.missing_modality, slop=self.config.slop, topics=topics,
+            publishers={k: self.count_publishers(t) if subs is not None else 0 for k, t in topics.items()},
+            sync_stats=subs.policy.stats if subs is not None and subs.policy is not None else None,
+            failure=self._failure, device=str(det.device) if det is not None else "none",
             precision=det.precision if det is not None else "none",
             model=str(self.checkpoint_path) if self.checkpoint_path else "none",
             sync_implementation=pairing.IMPLEMENTATION, decoder_implementation=decoding.IMPLEMENTATION)
 
     def _publish_diagnostics(self) -> None:
-        level, message, values = summarize(self.snapshot())
-        status = DiagnosticStatus(level=bytes([level]), name=f"{self.get_fully_qualified_name().lstrip('/')}: {STATUS_NAME}",
-                                  message=message, hardware_id=values["device"],
+        snap = self.snapshot()
+        verdict, values, line = self._monitor.verdict(snap, time.monotonic())
+        status = DiagnosticStatus(level=bytes([verdict.level]), name=f"{self.get_fully_qualified_name().lstrip('/')}: {STATUS_NAME}",
+                                  message=verdict.message, hardware_id=values["device"],
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])
         self._diag_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=[status]))
+        if line and verdict.level == OK:  # one call site per severity: rclpy requires it
+            self.get_logger().info(f"status: {line}")
+        elif line and verdict.level == WARN:
+            self.get_logger().warning(f"status: {line}")
+        elif line:
+            self.get_logger().error(f"status: {line}")
+        if self._active and snap.evidence.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            self._failure = verdict.message
+            self.trigger_deactivate()  # on_deactivate returns ERROR -> on_error -> unconfigured
 
     # ------------------------------------------------------------------ teardown
 
@@ -409,14 +409,19 @@ class LsiDetectorNode(LifecycleNode):
             self._worker = None
         self._queue = None
 
-    def _teardown(self) -> None:
-        if self._diag_timer is not None:
-            self.destroy_timer(self._diag_timer)
-            self._diag_timer = None
+    def _teardown(self, keep_diagnostics: bool = False) -> None:
+        if not keep_diagnostics:
+            self._stop_diagnostics()
         for pub in (self._det_pub, self._overlay_pub, self._label_pub):
             if pub is not None:
                 self.destroy_lifecycle_publisher(pub)
+        self._det_pub = self._overlay_pub = self._label_pub = None
+        self._release_detector()
+
+    def _stop_diagnostics(self) -> None:
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
         if self._diag_pub is not None:
             self.destroy_publisher(self._diag_pub)
-        self._det_pub = self._overlay_pub = self._label_pub = self._diag_pub = None
-        self._release_detector()
+            self._diag_pub = None

@@ -50,6 +50,10 @@ class NodeConfig:
     slop: float = _param(0.05, "Approximate-time sync: largest stamp difference (s) between paired RGB and thermal images",
                          lo=0.0, hi=10.0)
     queue_size: int = _param(10, "Approximate-time sync: messages kept per topic while waiting for a partner", lo=1, hi=1000)
+    time_jump_threshold: float = _param(
+        1.0, "Stamps going back by more than this (s) are a time jump (bag loop, /clock reset, simulator restart): "
+        "the pairing is reset and detection resumes with the next pair; smaller steps back are dropped as out of order",
+        lo=0.001, hi=1e9)
     worker_queue_depth: int = _param(1, "Synced pairs waiting for inference; when full the oldest is dropped (latest pair wins)",
                                      lo=1, hi=100)
     # ---- model
@@ -151,6 +155,49 @@ class NodeConfig:
 def _det3(h: tuple[float, ...]) -> float:
     a, b, c, d, e, f, g, i, j = h
     return a * (e * j - f * i) - b * (d * j - f * g) + c * (d * i - e * g)
+
+
+_TYPE_WORDS = {bool: "a bool (true or false)", int: "an integer", float: "a double (a number)", str: "a string",
+               tuple: "a list of doubles"}
+
+
+def _example(f: dataclasses.Field) -> str:
+    """``name:=value`` as on a ros2 command line, with the field's default (or a typical value)."""
+    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    if isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, tuple):
+        text = "[" + ", ".join(repr(float(v)) for v in value) + "]"
+    elif value == "" and f.name == "checkpoint":
+        text = "/path/to/model.safetensors"
+    else:
+        text = str(value)
+    return f"{f.name}:={text}"
+
+
+def coerce_parameters(values: dict[str, Any]) -> dict[str, Any]:
+    """ROS parameter values -> NodeConfig field values: an integer is accepted where a double is expected
+    (``slop:=1``), lists become tuples of floats; any other type mismatch raises ValueError naming the
+    parameter, the expected type and an example."""
+    fields = {f.name: f for f in dataclasses.fields(NodeConfig)}
+    out = {}
+    for name, value in values.items():
+        f = fields[name]
+        kind = type(f.default if f.default is not dataclasses.MISSING else f.default_factory())
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind is bool and isinstance(value, bool) or kind is str and isinstance(value, str):
+            out[name] = value
+        elif kind is int and number and isinstance(value, int):
+            out[name] = value
+        elif kind is float and number:
+            out[name] = float(value)
+        elif kind is tuple and isinstance(value, (list, tuple)) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            out[name] = tuple(float(v) for v in value)
+        else:
+            got = "no value" if value is None else f"{value!r} ({type(value).__name__})"
+            raise ValueError(f"parameter {name} must be {_TYPE_WORDS[kind]}, e.g. {_example(f)}; got {got}")
+    return out
 
 
 def parameter_fields() -> list[dataclasses.Field]:

@@ -31,8 +31,14 @@ class PairedSubscriptions:
     """Two subscriptions (index 0 = RGB, 1 = thermal) feeding an approximate-time synchronizer."""
 
     def __init__(self, node: Node, msg_type: type, topics: tuple[str, str], qos: QoSProfile, queue_size: int,
-                 slop_s: float, on_message: Callable[[int, Any], None], on_pair: Callable[[Any, Any], None]) -> None:
+                 slop_s: float, on_message: Callable[[int, Any], None], on_pair: Callable[[Any, Any], None],
+                 time_jump_threshold: float | None = None,
+                 on_time_jump: Callable[[int, int], Any] | None = None) -> None:
+        """``time_jump_threshold`` (s): stamps going back further than this reset the pairing and call
+        ``on_time_jump(index, back_ns)`` (own policy only; message_filters' Python synchronizer never
+        drops old stamps, so it needs no reset)."""
         self._node = node
+        self.topics = tuple(node.resolve_topic_name(t) for t in topics)
         self._on_message = on_message
         self._on_pair = on_pair
         self._subscriptions = []
@@ -48,7 +54,9 @@ class PairedSubscriptions:
             self._sync = message_filters.ApproximateTimeSynchronizer(filters, queue_size, slop_s)
             self._sync.registerCallback(self._on_pair)
         else:
-            self.policy = ApproximateTimePolicy(2, queue_size, round(slop_s * 1e9), callback=self._on_pair)
+            self.policy = ApproximateTimePolicy(
+                2, queue_size, round(slop_s * 1e9), callback=self._on_pair, on_time_jump=on_time_jump,
+                jump_back_ns=round(time_jump_threshold * 1e9) if time_jump_threshold else None)
             for index, topic in enumerate(topics):
                 sub = node.create_subscription(msg_type, topic, lambda msg, i=index: self._receive(i, msg), qos,
                                                qos_overriding_options=overrides)

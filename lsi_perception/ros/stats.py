@@ -8,10 +8,16 @@ import numpy as np
 
 
 class RateMeter:
-    """Events per second over the last ``window_s`` seconds, plus the time of the last event."""
+    """Events per second over the last ``window_s`` seconds, plus the time of the last event.
 
-    def __init__(self, window_s: float = 5.0) -> None:
+    The rate drops to 0 as soon as the events stop: once no event came for ``idle_s`` seconds and for
+    twice the mean interval of the window (so a slow but steady stream does not flicker to 0 between
+    events), instead of fading out over the whole window.
+    """
+
+    def __init__(self, window_s: float = 5.0, idle_s: float = 1.0) -> None:
         self.window_s = window_s
+        self.idle_s = idle_s
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
         self.count = 0
@@ -30,7 +36,11 @@ class RateMeter:
             self._trim(now)
             if len(self._times) < 2:
                 return 0.0
-            span = max(now - self._times[0], self._times[-1] - self._times[0])
+            events_span = self._times[-1] - self._times[0]
+            mean_interval = events_span / (len(self._times) - 1)
+            if now - self._times[-1] > max(self.idle_s, 2.0 * mean_interval):
+                return 0.0
+            span = max(now - self._times[0], events_span)
             return (len(self._times) - 1) / span if span > 0 else 0.0
 
     def age(self, now: float) -> float | None:

@@ -12,7 +12,12 @@ Semantics (same as message_filters when it is installed, so the node behaves the
 * out of order: a message older than the newest stamp already emitted on its topic can only produce
   an output older than one already published, which breaks the time order downstream consumers rely on;
   it is dropped and counted in ``stats.out_of_order`` (message_filters' C++ ApproximateTime policy does the
-  same; its Python synchronizer does not check, which only matters for streams that go back in time).
+  same; its Python synchronizer does not check, which only matters for streams that go back in time);
+* time jumps: a message stamped more than ``jump_back_ns`` before the newest stamp seen on its topic is
+  not a late message but a new timeline (a bag that loops, a ``/clock`` reset, a restarted simulator).
+  Like tf2 clearing its buffer when ROS time jumps back, the policy then forgets everything (queues and
+  emitted stamps), counts it in ``stats.time_jumps``, calls ``on_time_jump(topic_index, back_ns)`` and
+  pairs the message as the first of the new timeline, so the next pair is emitted as usual.
 
 Thread-safe: ``add`` may be called from several executor threads.
 """
@@ -33,6 +38,8 @@ class SyncStats:
     emitted: int = 0
     evicted: int = 0
     out_of_order: int = 0
+    time_jumps: int = 0
+    last_jump_back_ns: int = 0  # how far the stamps went back at the last time jump
 
 
 class ApproximateTimePolicy:
@@ -44,13 +51,19 @@ class ApproximateTimePolicy:
     """
 
     def __init__(self, num_topics: int, queue_size: int, slop_ns: int,
-                 callback: Callable[..., Any] | None = None) -> None:
+                 callback: Callable[..., Any] | None = None, jump_back_ns: int | None = None,
+                 on_time_jump: Callable[[int, int], Any] | None = None) -> None:
         if num_topics < 2:
             raise ValueError(f"approximate-time sync needs at least 2 topics, got {num_topics}")
         if queue_size < 1:
             raise ValueError(f"queue_size={queue_size} must be >= 1")
         if slop_ns < 0:
             raise ValueError(f"slop must be >= 0, got {slop_ns} ns")
+        if jump_back_ns is not None and jump_back_ns <= 0:
+            raise ValueError(f"jump_back_ns must be > 0 (or None to never reset), got {jump_back_ns}")
+        self.jump_back_ns = jump_back_ns
+        self._on_time_jump = on_time_jump
+        self._newest: list[int | None] = [None] * num_topics
         self.queue_size = queue_size
         self.slop_ns = int(slop_ns)
         self._queues: list[dict[int, Any]] = [{} for _ in range(num_topics)]
@@ -71,18 +84,40 @@ class ApproximateTimePolicy:
     def reset(self) -> None:
         """Forget every queued message and the emitted-stamp history (e.g. after a time jump)."""
         with self._lock:
-            for q in self._queues:
-                q.clear()
-            self._last_emitted = [None] * self.num_topics
+            self._reset_locked()
+
+    def _reset_locked(self) -> None:
+        for q in self._queues:
+            q.clear()
+        self._last_emitted = [None] * self.num_topics
+        self._newest = [None] * self.num_topics
 
     def add(self, topic_index: int, stamp_ns: int, msg: Any) -> list[tuple[Any, ...]]:
         """Queue ``msg`` stamped ``stamp_ns`` on topic ``topic_index``; return the tuples it completed."""
         with self._lock:
+            jump = self._check_time_jump(topic_index, int(stamp_ns))
             emitted = self._add_locked(topic_index, int(stamp_ns), msg)
+        if jump and self._on_time_jump is not None:
+            self._on_time_jump(topic_index, jump)
         if self._callback is not None:
             for group in emitted:
                 self._callback(*group)
         return emitted
+
+    def _check_time_jump(self, index: int, stamp: int) -> int:
+        """Reset on a jump back beyond ``jump_back_ns``; return how far back it went (0 = no jump)."""
+        newest = self._newest[index]
+        if newest is None or stamp >= newest:
+            self._newest[index] = stamp
+            return 0
+        back = newest - stamp
+        if self.jump_back_ns is None or back <= self.jump_back_ns:
+            return 0
+        self._reset_locked()
+        self._newest[index] = stamp
+        self.stats.time_jumps += 1
+        self.stats.last_jump_back_ns = back
+        return back
 
     def _add_locked(self, index: int, stamp: int, msg: Any) -> list[tuple[Any, ...]]:
         self.stats.received[index] += 1

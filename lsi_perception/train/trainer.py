@@ -1,6 +1,6 @@
 """The training run: model, optimizer, schedule, AMP, DDP, TensorBoard, validation and checkpoints.
 
-Files written to ``<runtime.out_dir>/<name>/`` (rank 0 only, each atomically: temp file + rename):
+Files written to ``<runtime.out_dir>/<name>/`` (rank 0 only):
 
 - ``last.safetensors`` / ``best.safetensors``: Detector checkpoints (``lsi_perception/checkpoint.py``),
   loadable with ``Detector.from_checkpoint`` and nothing else; provenance records the command, commit,
@@ -8,13 +8,14 @@ Files written to ``<runtime.out_dir>/<name>/`` (rank 0 only, each atomically: te
 - ``train_state.pt``: what ``--resume`` needs besides the weights (optimizer, schedule, grad scaler,
   every RNG, step counters, best MR), plain tensors and containers so ``torch.load(weights_only=True)``
   reads it. It names the step it belongs to; ``last.safetensors`` must carry the same step.
-- ``config.yaml`` (the resolved TrainConfig), ``metrics.jsonl`` (one line per validation), ``tb/``.
+  The three are saved as one unit (``checkpointing.py``: a step folder switched to atomically; the
+  paths above are links into it), once per step; a killed save leaves the previous unit in place.
+- ``config.yaml`` (the resolved TrainConfig), ``metrics.jsonl`` (one strict-JSON line per validation,
+  null for a NaN metric), ``tb/``.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
 import sys
 import time
@@ -34,6 +35,15 @@ from lsi_perception.losses.criterion import build_criterion
 from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import LSIDetectorNet, build_model
 from lsi_perception.train import distributed as dist_utils
+from lsi_perception.train.checkpointing import (
+    BEST,
+    LAST,
+    STATE_FILE,
+    clean_stale,
+    resolve_resume_path,
+    save_unit,
+    strict_json,
+)
 from lsi_perception.train.config import TrainConfig
 from lsi_perception.train.data import build_train_loader, build_val_loader, prepare_dataset
 from lsi_perception.train.engine import (
@@ -48,8 +58,7 @@ from lsi_perception.train.engine import (
     train_one_epoch,
 )
 
-STATE_FILE = "train_state.pt"
-LAST, BEST = "last.safetensors", "best.safetensors"
+__all__ = ["BEST", "LAST", "STATE_FILE", "Trainer", "resolve_resume_path"]
 
 
 # ---------------------------------------------------------------------------------------------- pieces
@@ -114,25 +123,6 @@ def warmup_cosine(total_steps: int, warmup_steps: int, warmup_start: float, min_
         return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return factor
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def resolve_resume_path(resume: str | Path) -> Path:
-    """A run folder or its ``train_state.pt`` -> the state file (clear error when neither exists)."""
-    path = Path(resume)
-    state = path / STATE_FILE if path.is_dir() else path
-    if not state.is_file():
-        raise FileNotFoundError(
-            f"--resume {resume}: no {STATE_FILE} there; pass the run folder (runs/<name>) or its {STATE_FILE}"
-        )
-    if not (state.parent / LAST).is_file():
-        raise FileNotFoundError(f"--resume {resume}: {state.parent / LAST} (the weights) is missing")
-    return state
 
 
 # ---------------------------------------------------------------------------------------------- trainer
@@ -260,10 +250,8 @@ class Trainer:
             "scaler": self.scaler.state_dict(), "rng": rngs, "world_size": self.dist.world_size,
         }
         meta = self._meta(metrics)
-        save_checkpoint(self.run_dir / LAST, self.net, meta)
-        _atomic_torch_save(state, self.run_dir / STATE_FILE)
-        if best:
-            save_checkpoint(self.run_dir / BEST, self.net, meta)
+        save_unit(self.run_dir, self.state.step, lambda path: save_checkpoint(path, self.net, meta),
+                  lambda path: torch.save(state, path), best)
 
     def _validate(self) -> dict[str, float]:
         """Reasonable MR all/day/night on rank 0, shared with every rank."""
@@ -287,6 +275,12 @@ class Trainer:
         cfg = self.cfg
         try:
             self._build()
+            if self.dist.is_main and self.run_dir.is_dir():
+                removed = clean_stale(self.run_dir)
+                if removed:
+                    self._log_main(f"removed {len(removed)} leftovers of interrupted saves: "
+                                   + ", ".join(str(p.relative_to(self.run_dir)) for p in removed))
+            dist_utils.barrier(self.dist)
             if resume is not None:
                 self._resume(resume)
             if self.dist.is_main:
@@ -320,7 +314,9 @@ class Trainer:
                             dynamic_ncols=True, file=sys.stderr)
 
         def checkpoint_hook(state: LoopState) -> None:
-            if rt.checkpoint_every and state.step % rt.checkpoint_every == 0 and state.step < stop_at:
+            epoch_end = state.epoch_step >= self.steps_per_epoch  # saved after the epoch's validation instead
+            if rt.checkpoint_every and state.step % rt.checkpoint_every == 0 and state.step < stop_at \
+                    and not epoch_end:
                 self._save(metrics, best=False)
 
         try:
@@ -347,7 +343,7 @@ class Trainer:
                     self.state.best_mr = min(self.state.best_mr, mr)
                     if self.dist.is_main:
                         with (self.run_dir / "metrics.jsonl").open("a") as fh:
-                            fh.write(json.dumps({**record, "protocol": VALIDATION_PROTOCOL}) + "\n")
+                            fh.write(strict_json({**record, "protocol": VALIDATION_PROTOCOL}) + "\n")
                         self._log_main(
                             f"step {self.state.step} epoch {self.state.epoch}: Reasonable MR ({VALIDATION_PROTOCOL} protocol) "
                             + " ".join(f"{t} {metrics.get(f'mr_reasonable_{t}', math.nan):.2f}%"
