@@ -18,6 +18,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,9 +34,11 @@ from lsi_perception.config import InferenceConfig, to_dict
 from lsi_perception.losses.criterion import build_criterion
 from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import LSIDetectorNet, build_model
+from lsi_perception.model.pretrained import init_backbones
 from lsi_perception.train import distributed as dist_utils
 from lsi_perception.train.config import TrainConfig
 from lsi_perception.train.data import build_train_loader, build_val_loader, prepare_dataset
+from lsi_perception.train.ema import ModelEMA
 from lsi_perception.train.engine import (
     AmpSettings,
     LoopState,
@@ -46,6 +49,8 @@ from lsi_perception.train.engine import (
     summarize,
     train_one_epoch,
 )
+from lsi_perception.train.final_report import final_test_report
+from lsi_perception.train.prepare import backbone_lr_advice, prepare_training_set
 
 STATE_FILE = "train_state.pt"
 LAST, BEST = "last.safetensors", "best.safetensors"
@@ -157,10 +162,18 @@ class Trainer:
         seed_everything(rt.seed)  # same init on every rank (DDP also broadcasts rank 0's weights)
         if self.dist.is_main:
             self.dataset_info = prepare_dataset(cfg.data, cfg.model.class_names)
+            cfg, facts = prepare_training_set(cfg, self.run_dir, self._log_main)  # coverage, split, normalization
+            self.dataset_info.update(facts)
         dist_utils.barrier(self.dist)
         if not self.dist.is_main:
             self.dataset_info = prepare_dataset(cfg.data, cfg.model.class_names)
+        self.cfg = cfg = replace(cfg, preprocess=dist_utils.broadcast_object(cfg.preprocess, self.dist))
         self.net: LSIDetectorNet = build_model(cfg.model).to(self.device)
+        self.backbone_init = init_backbones(self.net, cfg.model) if self.fresh else "from the resumed run"
+        self._log_main(f"backbones: {self.backbone_init}")
+        advice = backbone_lr_advice(cfg, self.backbone_init)
+        if advice and self.dist.is_main:
+            warnings.warn(advice, stacklevel=2)
         criterion = build_criterion(cfg.loss, cfg.model.num_classes, self.net.stride)
         regularizer = LSIRegularizer(cfg.loss)
         objective: torch.nn.Module = TrainingObjective(self.net, criterion, regularizer, cfg.loss.delta)
@@ -181,6 +194,7 @@ class Trainer:
         self.dataset_info["train_images"] = len(self.train_loader.dataset)  # type: ignore[arg-type]
         self.total_steps = min(rt.max_steps or math.inf, rt.epochs * steps_per_epoch)
         self.optimizer = build_optimizer(self.net, cfg)
+        self.ema = ModelEMA(self.net, cfg.optim.ema_decay, cfg.optim.ema_tau) if cfg.optim.ema_decay > 0 else None
         s = cfg.schedule
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, warmup_cosine(self.total_steps, s.warmup_steps, s.warmup_start, s.min_lr_ratio))
@@ -199,6 +213,9 @@ class Trainer:
                 f"{saved['step']} (interrupted while saving?); resume from a consistent pair"
             )
         self.net.load_state_dict(weights)
+        if self.ema is not None and "ema" in saved:  # last.safetensors holds the average, the state the net
+            self.ema.load_state_dict(saved["ema"], weights)
+            self.net.load_state_dict(saved["online_weights"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.scaler.load_state_dict(saved["scaler"])
@@ -231,6 +248,7 @@ class Trainer:
             "total_steps": self.total_steps,
             "seed": cfg.runtime.seed,
             "world_size": self.dist.world_size,
+            "backbone_init": getattr(self, "backbone_init", None),
             "loss": to_dict(cfg.loss),
             "metrics": metrics,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -258,23 +276,29 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "rng": rngs, "world_size": self.dist.world_size,
         }
+        if self.ema is not None:
+            state.update(ema=self.ema.state_dict(), online_weights={k: v.detach().cpu() for k, v in self.net.state_dict().items()})
         meta = self._meta(metrics)
-        save_checkpoint(self.run_dir / LAST, self.net, meta)
+        save_checkpoint(self.run_dir / LAST, self._eval_net(), meta)
         _atomic_torch_save(state, self.run_dir / STATE_FILE)
         if best:
-            save_checkpoint(self.run_dir / BEST, self.net, meta)
+            save_checkpoint(self.run_dir / BEST, self._eval_net(), meta)
 
     def _validate(self) -> dict[str, float]:
         """Reasonable MR all/day/night on rank 0, shared with every rank."""
         metrics: dict[str, float] = {}
         if self.dist.is_main and self.val_loader is not None:
             tic = time.perf_counter()
-            result = evaluate(self.net, self.val_loader, self.val_annotations, self._eval_inference(),
+            result = evaluate(self._eval_net(), self.val_loader, self.val_annotations, self._eval_inference(),
                               self.device, self.amp)
             metrics = summarize(result)
             metrics["val_seconds"] = time.perf_counter() - tic
         metrics = dist_utils.broadcast_object(metrics, self.dist)  # type: ignore[assignment]
         return metrics
+
+    def _eval_net(self) -> LSIDetectorNet:
+        """The weights validated and saved: the EMA average when ``optim.ema_decay > 0``."""
+        return self.ema.module if self.ema is not None else self.net
 
     def _eval_inference(self) -> InferenceConfig:
         """The deployment settings with a low score threshold: the MR curve needs low-score detections."""
@@ -285,6 +309,7 @@ class Trainer:
         """Train to the budget (or ``runtime.stop_at_step``); returns the last validation metrics."""
         cfg = self.cfg
         try:
+            self.fresh = resume is None  # a resumed run takes its weights from the run, not from ImageNet
             self._build()
             if resume is not None:
                 self._resume(resume)
@@ -319,6 +344,8 @@ class Trainer:
                             dynamic_ncols=True, file=sys.stderr)
 
         def checkpoint_hook(state: LoopState) -> None:
+            if self.ema is not None:
+                self.ema.update(self.net)
             if rt.checkpoint_every and state.step % rt.checkpoint_every == 0 and state.step < stop_at:
                 self._save(metrics, best=False)
 
@@ -362,4 +389,8 @@ class Trainer:
                 raise RuntimeError(f"DDP replicas diverged: max |rank - rank0| = {diff:g} over the weights")
             self._log_main(f"weights identical on all {self.dist.world_size} ranks")
         self._log_main(f"done at step {self.state.step}; checkpoints in {self.run_dir}")
+        if self.dist.is_main and cfg.data.test_list is not None and self.state.step >= self.total_steps:
+            report = final_test_report(cfg, self.run_dir / BEST, self.device, self.amp, self._eval_inference())
+            self._log_main(f"test set {cfg.data.test_list} (final report, {BEST} from step {report['checkpoint_step']}): "
+                           + " ".join(f"{t} {report[f'mr_reasonable_{t}']:.2f}%" for t in ("all", "day", "night")))
         return metrics
