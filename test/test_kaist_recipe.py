@@ -156,8 +156,10 @@ def test_refuses_random_weights_with_instructions(kaist: Path, tmp_path: Path) -
 
 
 def test_offline_hub_gives_the_instructions(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    from huggingface_hub import constants  # read at import time: patch the module, not the environment
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))  # an empty cache
     cfg = ModelConfig(allow_download=True)
     with pytest.raises(PretrainedWeightsError, match="could not fetch timm/pvt_v2_b0.in1k"):
         init_backbones(build_model(cfg), cfg)
@@ -250,3 +252,97 @@ def test_ema_follows_the_weights() -> None:
     restored.load_state_dict(ema.state_dict(), ema.module.state_dict())
     assert restored.updates == 1
     torch.testing.assert_close(restored.module.weight, ema.module.weight)
+
+
+def _person_sample(h: int = 100, w: int = 120) -> dict:
+    rgb = np.full((h, w, 3), 40, np.uint8)
+    thermal = np.full((h, w), 30, np.uint8)
+    boxes = np.array([[30, 20, 50, 80], [80, 40, 100, 90]], np.float32)
+    for x0, y0, x1, y1 in boxes.astype(int):
+        rgb[y0:y1, x0:x1] = 250
+        thermal[y0:y1, x0:x1] = 250
+    return {"rgb": rgb, "thermal": thermal, "boxes": boxes, "labels": np.zeros(2, np.int64),
+            "ignore": np.zeros(2, bool), "image_id": "set00/V000/I00000", "index": 0}
+
+
+def _bright_box(img: np.ndarray, box: np.ndarray, margin: int = 3) -> np.ndarray:
+    """Tight box of the bright pixels around ``box`` (searched in it grown by ``margin`` px)."""
+    gray = img if img.ndim == 2 else img.mean(axis=2)
+    x0, y0 = max(int(box[0]) - margin, 0), max(int(box[1]) - margin, 0)
+    ys, xs = np.nonzero(gray[y0:int(np.ceil(box[3])) + margin, x0:int(np.ceil(box[2])) + margin] > 145)
+    return np.array([xs.min() + x0, ys.min() + y0, xs.max() + x0 + 1, ys.max() + y0 + 1], np.float32)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_resized_crop_moves_boxes_with_both_images(seed: int) -> None:
+    import random
+
+    from lsi_perception.data.transforms import RandomResizedCrop
+
+    out = RandomResizedCrop((64, 80), area=(0.25, 4.0), rng=random.Random(seed))(_person_sample())
+    assert out["rgb"].shape == (64, 80, 3) and out["thermal"].shape == (64, 80)
+    for box, ignore in zip(out["boxes"], out["ignore"]):
+        if ignore:
+            continue  # cut by the window edge: its visible part is what the box holds
+        for img in (out["rgb"], out["thermal"]):
+            np.testing.assert_allclose(_bright_box(img, box), box, atol=1.5)
+
+
+def test_modality_shift_moves_thermal_only() -> None:
+    import random
+
+    from lsi_perception.data.transforms import ModalityShift
+
+    sample = _person_sample()
+    rng = random.Random(3)
+    out = ModalityShift(4, rng=rng)(sample)
+    np.testing.assert_array_equal(out["rgb"], sample["rgb"])
+    np.testing.assert_array_equal(out["boxes"], sample["boxes"])  # boxes stay in the RGB frame
+    shift = _bright_box(out["thermal"], sample["boxes"][0], margin=6) - sample["boxes"][0]
+    dx, dy = shift[0], shift[1]
+    assert (dx, dy) != (0, 0) and max(abs(dx), abs(dy)) <= 4
+    np.testing.assert_allclose(shift, [dx, dy, dx, dy])
+
+
+def test_recipe_augmentation_keeps_people_inside_their_boxes(kaist: Path, tmp_path: Path) -> None:
+    """The whole KAIST training pipeline (flip, random-resized crop, jitter; no shift) on a sample."""
+    import random
+
+    from lsi_perception.data.transforms import build_train_transforms
+
+    cfg = recipe(kaist, tmp_path, None, **{"data.augment.modality_shift": 0})
+    a = cfg.data.augment
+    tf = build_train_transforms(cfg.preprocess, a.scale_range, 1.0, resized_crop_area=a.resized_crop_area,
+                                resized_crop_ratio=a.resized_crop_ratio, rgb_jitter=a.rgb_jitter,
+                                thermal_jitter=a.thermal_jitter, jitter_p=a.jitter_p)
+    random.seed(0)
+    for _ in range(8):
+        out = tf(_person_sample())
+        for box, ignore in zip(out["boxes"], out["ignore"]):
+            x0, y0, x1, y1 = np.round(box).astype(int)
+            if ignore or x1 - x0 < 4 or y1 - y0 < 4:
+                continue
+            for img in (out["rgb"].mean(axis=2), out["thermal"].astype(float)):
+                inside = img[y0 + 1:y1 - 1, x0 + 1:x1 - 1].mean()
+                ring = np.concatenate([img[max(y0 - 3, 0):y0, x0:x1].ravel(), img[y1:y1 + 3, x0:x1].ravel()])
+                assert ring.size == 0 or inside > ring.mean() + 40
+
+
+def test_ema_resume_continues_exactly(kaist: Path, imagenet_b0: Path, tmp_path: Path) -> None:
+    common = {"runtime.max_steps": 2, "runtime.deterministic": True, "data.test_list": None, "runtime.eval_every": 0,
+              "loss.delta": 0.0, "data.holdout_videos": 0.0, "data.val_list": "test-all-20.txt",
+              "data.val_annotations": "KAIST_annotation.json", "data.val_max_images": 1}
+    Trainer(recipe(kaist, tmp_path / "a", imagenet_b0, **common), command="straight").fit()
+    Trainer(recipe(kaist, tmp_path / "b", imagenet_b0, **common, **{"runtime.stop_at_step": 1}), command="half").fit()
+    resumed = Trainer(recipe(kaist, tmp_path / "b", imagenet_b0, **common), command="resumed")
+    resumed.fit(resume=tmp_path / "b" / "kaist_b2")
+    assert resumed.backbone_init == "from the resumed run"
+    a_weights, _ = load_checkpoint(tmp_path / "a" / "kaist_b2" / "last.safetensors")
+    b_weights, _ = load_checkpoint(tmp_path / "b" / "kaist_b2" / "last.safetensors")
+    for key in a_weights:
+        torch.testing.assert_close(b_weights[key], a_weights[key], rtol=0, atol=0)
+    a_state = torch.load(tmp_path / "a" / "kaist_b2" / STATE_FILE, weights_only=True)
+    b_state = torch.load(tmp_path / "b" / "kaist_b2" / STATE_FILE, weights_only=True)
+    assert a_state["ema"] == b_state["ema"]
+    for key, value in a_state["online_weights"].items():
+        torch.testing.assert_close(b_state["online_weights"][key], value, rtol=0, atol=0)
