@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import timm
 import torch
+import yaml
 from safetensors.torch import save_file
 
 from lsi_perception.checkpoint import load_checkpoint
@@ -135,6 +136,7 @@ def test_recipe_runs_end_to_end(kaist: Path, imagenet_b0: Path, tmp_path: Path, 
     assert meta.preprocess.thermal_mean == pytest.approx(th.mean(), abs=2e-3)
     assert meta.preprocess.thermal_std == pytest.approx(th.std(), abs=2e-3)
     assert Detector.from_checkpoint(run / "best.safetensors", device="cpu").preprocess.thermal_mean == meta.preprocess.thermal_mean
+    assert yaml.safe_load((run / "config.yaml").read_text())["preprocess"]["thermal_mean"] == meta.preprocess.thermal_mean
     # The test set is scored once, with best.safetensors, into test_metrics.json.
     report = json.loads((run / "test_metrics.json").read_text())
     assert report["images"] == 6 and 0.0 <= report["mr_reasonable_all"] <= 100.0

@@ -98,8 +98,8 @@ class DataConfig:
             raise ValueError("data.holdout_videos must be in [0, 1) and data.max_unlabelled_fraction in [0, 1]")
         if self.norm_stats_frames < 1:
             raise ValueError(f"data.norm_stats_frames={self.norm_stats_frames} must be >= 1")
-        if self.holdout_videos > 0 and self.kind == "utokyo":
-            raise ValueError("data.holdout_videos needs KAIST-layout names (setXX/VYYY/...); use val_list for utokyo")
+        if (self.holdout_videos > 0 or self.test_list is not None) and self.kind == "utokyo":
+            raise ValueError("data.holdout_videos and data.test_list need the KAIST layout; use val_list for utokyo")
 
 
 @dataclass

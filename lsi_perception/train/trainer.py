@@ -212,10 +212,10 @@ class Trainer:
                 f"{path.parent / LAST} is from step {meta.provenance.get('step')} but {path} from step "
                 f"{saved['step']} (interrupted while saving?); resume from a consistent pair"
             )
-        self.net.load_state_dict(weights)
-        if self.ema is not None and "ema" in saved:  # last.safetensors holds the average, the state the net
-            self.ema.load_state_dict(saved["ema"], weights)
-            self.net.load_state_dict(saved["online_weights"])
+        # With an EMA, last.safetensors holds the average and the state holds the network's own weights.
+        self.net.load_state_dict(saved.get("online_weights", weights))
+        if self.ema is not None:
+            self.ema.load_state_dict(saved.get("ema", {"updates": 0}), weights)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.scaler.load_state_dict(saved["scaler"])
@@ -311,6 +311,7 @@ class Trainer:
         try:
             self.fresh = resume is None  # a resumed run takes its weights from the run, not from ImageNet
             self._build()
+            cfg = self.cfg  # now with the normalization it trains with
             if resume is not None:
                 self._resume(resume)
             if self.dist.is_main:
