@@ -348,3 +348,16 @@ def test_ema_resume_continues_exactly(kaist: Path, imagenet_b0: Path, tmp_path: 
     assert a_state["ema"] == b_state["ema"]
     for key, value in a_state["online_weights"].items():
         torch.testing.assert_close(b_state["online_weights"][key], value, rtol=0, atol=0)
+
+
+def test_cli_refusal_is_a_message_not_a_traceback(kaist: Path, tmp_path: Path, capsys) -> None:
+    from lsi_perception.cli import main
+
+    repo = Path(__file__).resolve().parent.parent
+    rc = main(["train", "--config", str(repo / "config" / "train_kaist.yaml"), f"data.root={kaist}",
+               "model.backbone=pvt_v2_b0", "model.allow_download=false", "preprocess.input_size=[64,80]",
+               "data.max_unlabelled_fraction=0.1", f"runtime.out_dir={tmp_path}", "runtime.workers=0",
+               "runtime.progress=false"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "lsi train: error:" in err and "timm/pvt_v2_b0.in1k" in err and "allow_random_init=true" in err

@@ -27,8 +27,9 @@ _NESTED_KEYS = ("state_dict", "model", "state_dict_ema", "model_ema")
 _WRAPPER_PREFIXES = ("module.", "model.", "backbone.")
 
 
-class PretrainedWeightsError(RuntimeError):
-    """Backbone weights missing or unusable; the message says how to get them."""
+class PretrainedWeightsError(ValueError):
+    """Backbone weights missing or unusable (a ValueError: the CLI prints it without a traceback);
+    the message says how to get them."""
 
 
 def hub_id(backbone: str) -> str:
