@@ -205,12 +205,13 @@ def test_paired_labels_read_both_modalities(kaist: Path, tmp_path: Path) -> None
     lst = tmp_path / "one.txt"
     lst.write_text("set00/V000/I00000\nset00/V000/I00001\n")
     boxes = {}
-    for target in ("visible", "lwir", "union"):
+    for target in ("visible", "lwir", "mean", "union"):
         ds = KaistDataset(kaist, lst, annotation_source="paired", paired_root=paired, paired_target=target,
                           missing_labels="skip")
         assert ds.names == ["set00/V000/I00000"]  # I00001 has no paired file
         boxes[target] = ds[0]["boxes"][0].tolist()
-    assert boxes == {"visible": [10, 5, 20, 45], "lwir": [16, 5, 26, 45], "union": [10, 5, 26, 45]}
+    assert boxes == {"visible": [10, 5, 20, 45], "lwir": [16, 5, 26, 45], "mean": [13, 5, 23, 45],
+                     "union": [10, 5, 26, 45]}
     cov = label_coverage(ds)
     assert cov.per_modality == {"visible": 1, "lwir": 1} and "lwir 1" in cov.report()
 

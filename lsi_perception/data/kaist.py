@@ -72,7 +72,7 @@ class KaistDataset(PairDataset):
         transforms: callable Sample -> Sample (see ``data/transforms.py``).
         min_height: boxes shorter than this (pixels) become ignore regions (0 keeps all).
         paired_root, paired_target: where paired labels live (default ``<root>/annotations_paired``) and
-            which box is learnt (``visible`` | ``lwir`` | ``union``).
+            which box is learnt (``visible`` | ``lwir`` | ``mean`` | ``union``).
         missing_labels: a frame without a label file counts as pedestrian-free (``empty``, for test
             sets whose JSON lists only some images), is dropped (``skip``, listed in ``unlabelled``) or
             is an error (``error``).

@@ -12,9 +12,9 @@ the visible and in the thermal image separately. Accepted file places, under ``p
     <paired_root>/{visible,lwir}/setXX/VYYY/IZZZZZ.txt
     <paired_root>/{visible,lwir}/setXX_VYYY_IZZZZZ.txt
 
-``paired_target`` picks the box the detector learns: ``visible`` (the evaluator's frame), ``lwir``, or
-``union`` (the box around both boxes of a pair; objects are paired by their order in the two files,
-extra objects of either file are kept as they are).
+``paired_target`` picks the box the detector learns: ``visible``, ``lwir``, ``mean`` (the average of
+the two boxes of a pair, x, y, w, h each) or ``union`` (the box around both). Objects are paired by
+their order in the two files; extra objects of either file are kept as they are.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from .bbgt import read_bbgt
 
 Objects = list[tuple[list[float], str, bool]]
 MODALITIES = ("visible", "lwir")
-PAIRED_TARGETS = ("visible", "lwir", "union")
+PAIRED_TARGETS = ("visible", "lwir", "mean", "union")
 
 
 def split_name(name: str) -> tuple[str, str, str]:
@@ -95,13 +95,17 @@ class PairedLabels:
         vis, lwir = self.modality_objects(name, "visible"), self.modality_objects(name, "lwir")
         if vis is None or lwir is None:
             return None  # a frame counts as labelled only when both modalities are
-        if self.target != "union":
+        if self.target in MODALITIES:
             return vis if self.target == "visible" else lwir
         out: Objects = []
         for (bv, label, ign_v), (bl, _, ign_l) in zip(vis, lwir):
-            x0, y0 = min(bv[0], bl[0]), min(bv[1], bl[1])
-            x1, y1 = max(bv[0] + bv[2], bl[0] + bl[2]), max(bv[1] + bv[3], bl[1] + bl[3])
-            out.append(([x0, y0, x1 - x0, y1 - y0], label, ign_v or ign_l))
+            if self.target == "mean":
+                box = [(a + b) / 2.0 for a, b in zip(bv, bl)]
+            else:
+                x0, y0 = min(bv[0], bl[0]), min(bv[1], bl[1])
+                x1, y1 = max(bv[0] + bv[2], bl[0] + bl[2]), max(bv[1] + bv[3], bl[1] + bl[3])
+                box = [x0, y0, x1 - x0, y1 - y0]
+            out.append((box, label, ign_v or ign_l))
         n = min(len(vis), len(lwir))
         return out + vis[n:] + lwir[n:]
 

@@ -51,7 +51,7 @@ class DataConfig:
     train_annotations: str = "auto"  # "auto"/"bbgt" (bbGt files under <root>/annotations, e.g. the sanitized
     #                                  labels) | "paired" (KAIST-Paired per-modality files) | path of a COCO JSON
     paired_root: str | None = None  # KAIST-Paired label folder (null: <root>/annotations_paired)
-    paired_target: str = "visible"  # box learnt from paired labels: visible | lwir | union
+    paired_target: str = "visible"  # box learnt from paired labels: visible | lwir | mean | union
     missing_labels: str = "skip"  # training frames without a label file: skip | empty (= no people) | error
     max_unlabelled_fraction: float = 0.05  # more frames without a label file is an error (unless "empty")
     min_height: float = 0.0  # training boxes shorter than this become ignore regions
@@ -89,7 +89,7 @@ class DataConfig:
             raise ValueError("data.augment jitter amounts must be >= 0 and jitter_p a probability")
         if not 0.0 <= self.augment.hflip <= 1.0:
             raise ValueError(f"data.augment.hflip={self.augment.hflip} must be a probability in [0, 1]")
-        choices = (("paired_target", ("visible", "lwir", "union")), ("missing_labels", ("skip", "empty", "error")),
+        choices = (("paired_target", ("visible", "lwir", "mean", "union")), ("missing_labels", ("skip", "empty", "error")),
                    ("normalization", ("config", "measure")))
         for key, allowed in choices:
             if getattr(self, key) not in allowed:
