@@ -123,6 +123,17 @@ def load_into_backbone(backbone: PVTBackbone, state: dict[str, torch.Tensor], so
     return len(mapped)
 
 
+def planned_source(cfg: ModelConfig) -> str:
+    """Where ``init_backbones`` will look first, for the log line printed before it (a hub attempt
+    without network retries for about a minute before it fails)."""
+    if cfg.pretrained_path is not None:
+        return f"local file {cfg.pretrained_path}"
+    if cfg.allow_download:
+        return (f"the Hugging Face hub, {hub_id(cfg.backbone)} (without network this retries for about a minute; "
+                "HF_HUB_OFFLINE=1 or model.pretrained_path avoid it)")
+    return "none: random initialization" if cfg.allow_random_init else "none given"
+
+
 def init_backbones(net: torch.nn.Module, cfg: ModelConfig) -> str:
     """Initialize ``net.rgb_backbone`` and ``net.thermal_backbone`` per ``cfg`` (see the module
     docstring); returns a one-line description for the log and the checkpoint provenance."""

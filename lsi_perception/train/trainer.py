@@ -34,7 +34,7 @@ from lsi_perception.config import InferenceConfig, to_dict
 from lsi_perception.losses.criterion import build_criterion
 from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import LSIDetectorNet, build_model
-from lsi_perception.model.pretrained import init_backbones
+from lsi_perception.model.pretrained import init_backbones, planned_source
 from lsi_perception.train import distributed as dist_utils
 from lsi_perception.train.config import TrainConfig
 from lsi_perception.train.data import build_train_loader, build_val_loader, prepare_dataset
@@ -169,6 +169,8 @@ class Trainer:
             self.dataset_info = prepare_dataset(cfg.data, cfg.model.class_names)
         self.cfg = cfg = replace(cfg, preprocess=dist_utils.broadcast_object(cfg.preprocess, self.dist))
         self.net: LSIDetectorNet = build_model(cfg.model).to(self.device)
+        if self.fresh:
+            self._log_main(f"backbone weights from {planned_source(cfg.model)} ...")
         self.backbone_init = init_backbones(self.net, cfg.model) if self.fresh else "from the resumed run"
         self._log_main(f"backbones: {self.backbone_init}")
         advice = backbone_lr_advice(cfg, self.backbone_init)
