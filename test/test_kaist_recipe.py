@@ -362,3 +362,24 @@ def test_cli_refusal_is_a_message_not_a_traceback(kaist: Path, tmp_path: Path, c
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err
     assert "lsi train: error:" in err and "timm/pvt_v2_b0.in1k" in err and "allow_random_init=true" in err
+
+
+def test_pth_weights_nested_and_prefixed_load_and_wrong_size_is_named(imagenet_b0: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    donor = load_file(str(imagenet_b0))
+    pth = tmp_path / "pvt_v2_b0.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in donor.items()}, "epoch": 300}, pth)
+    cfg = ModelConfig(pretrained_path=str(pth))
+    net = build_model(cfg)
+    init_backbones(net, cfg)
+    stem = donor["patch_embed.proj.weight"]
+    torch.testing.assert_close(net.rgb_backbone.body.patch_embed.proj.weight, stem)
+    torch.testing.assert_close(net.thermal_backbone.body.patch_embed.proj.weight, stem.sum(1, keepdim=True))
+    wrong = ModelConfig(backbone="pvt_v2_b1", pretrained_path=str(imagenet_b0))
+    with pytest.raises(PretrainedWeightsError, match="does not fit pvt_v2_b1"):
+        init_backbones(build_model(wrong), wrong)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(PretrainedWeightsError, match="could not be read"):
+        init_backbones(net, ModelConfig(pretrained_path=str(junk)))
