@@ -31,8 +31,10 @@ class ModelConfig:
     output_stride: int = 4  # 4 keeps 20-55 px pedestrians at 5+ cells tall at 640x512
     head_channels: int = 64
     head_convs: int = 2
-    pretrained_path: str | None = None  # local timm/PVT weights file for both backbones; None = random init
-    allow_download: bool = False  # let timm fetch pretrained weights from the hub (explicit opt-in)
+    # How training initializes the backbones (model/pretrained.py); a checkpoint holds all weights anyway.
+    pretrained_path: str | None = None  # local ImageNet weights file (timm/HF .safetensors, .pth, .bin)
+    allow_download: bool = True  # no pretrained_path: fetch timm/<backbone>.in1k from the Hugging Face hub
+    allow_random_init: bool = False  # accept random backbone weights when no ImageNet weights are given/found
 
     @property
     def num_classes(self) -> int:

@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 from lsi_perception.config import ModelConfig
 from lsi_perception.model import build_model
-from lsi_perception.model.backbone import PVTBackbone
+from lsi_perception.model.pretrained import PretrainedWeightsError, init_backbones
 
 
 @pytest.fixture(scope="module")
@@ -97,15 +97,18 @@ def test_local_pretrained_file_loads_and_thermal_stem_sums_rgb_kernels(tmp_path)
     donor = timm.create_model("pvt_v2_b0", pretrained=False)
     path = tmp_path / "pvt_v2_b0_imagenet.safetensors"
     save_file({k: v.contiguous() for k, v in donor.state_dict().items()}, str(path))
-    rgb = PVTBackbone("pvt_v2_b0", 3, pretrained_path=path)
-    thermal = PVTBackbone("pvt_v2_b0", 1, pretrained_path=path)
+    net = build_model(ModelConfig(pretrained_path=str(path)))
+    assert "ImageNet" in init_backbones(net, ModelConfig(pretrained_path=str(path)))
+    rgb, thermal = net.rgb_backbone, net.thermal_backbone
     stem = donor.patch_embed.proj.weight
     torch.testing.assert_close(rgb.body.patch_embed.proj.weight, stem)
     torch.testing.assert_close(thermal.body.patch_embed.proj.weight, stem.sum(dim=1, keepdim=True))
     deep = "stages_3.blocks.1.attn.q.weight"
-    torch.testing.assert_close(dict(thermal.body.named_parameters())[deep], donor.state_dict()[deep.replace("_", ".", 1)])
-    with pytest.raises(FileNotFoundError, match="pretrained_path"):
-        PVTBackbone("pvt_v2_b0", 1, pretrained_path=tmp_path / "missing.pth")
+    for stream in (rgb, thermal):
+        torch.testing.assert_close(dict(stream.body.named_parameters())[deep],
+                                   donor.state_dict()[deep.replace("_", ".", 1)])
+    with pytest.raises(PretrainedWeightsError, match="pretrained_path"):
+        init_backbones(net, ModelConfig(pretrained_path=str(tmp_path / "missing.pth")))
 
 
 def test_b0_parameter_count_is_small():

@@ -40,6 +40,7 @@ def tiny_overrides(root: Path, out: Path, **extra: object) -> list[str]:
         "name": "tiny",
         "preprocess.input_size": "[64, 80]",
         "model.neck_channels": 32, "model.head_channels": 32, "model.head_convs": 1,
+        "model.allow_download": False, "model.allow_random_init": True,
         "loss.delta": 0.0,
         "data.root": str(root), "data.train_list": "train.txt", "data.val_list": "train.txt",
         "data.val_annotations": "annotations/train.json", "data.augment.hflip": 0.0,

@@ -5,17 +5,17 @@ Layout::
     <root>/images/setXX/VYYY/visible/IZZZZZ.jpg     RGB frame
     <root>/images/setXX/VYYY/lwir/IZZZZZ.jpg        thermal frame, registered to the RGB one
     <root>/annotations/setXX/VYYY/IZZZZZ.txt        bbGt v3 labels (sanitized training labels)
+    <root>/annotations_paired/...                   KAIST-Paired per-modality labels (see kaist_labels.py)
     <root>/imageSets/train-all-02.txt               one ``setXX/VYYY/IZZZZZ`` per line
 
 Test labels can come instead from a COCO-style JSON in the KAIST evaluation schema (``images[].im_name``,
-``annotations[].bbox`` x/y/w/h, ``ignore``), e.g. ``KAIST_annotation.json`` (xz copy in test/data/kaist/).
+``annotations[].bbox`` x/y/w/h, ``ignore``), e.g. the improved test annotations (``KAIST_annotation.json``, xz copy in test/data/kaist/).
 
 Labels not in ``class_names`` (``people``, ``person?``, ``cyclist``, ...) become ignore regions, as do
 objects flagged ``ignore`` and, if ``min_height`` is set, boxes shorter than it.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from .base import PairDataset
-from .bbgt import read_bbgt
 from .images import read_rgb, read_thermal
+from .kaist_labels import BbgtLabels, JsonLabels, NoLabels, PairedLabels, split_name
 from .sample import Sample, make_targets
 
 IMAGE_EXTENSIONS = (".jpg", ".png", ".jpeg")
-ANNOTATION_SOURCES = ("auto", "bbgt", "json")
+ANNOTATION_SOURCES = ("auto", "bbgt", "paired", "json")
+MISSING_LABEL_POLICIES = ("empty", "skip", "error")  # a frame without a label file: no pedestrians | dropped | error
 
 
 def read_image_list(path: str | Path) -> list[str]:
@@ -49,13 +50,6 @@ def read_image_list(path: str | Path) -> list[str]:
     return names
 
 
-def _split_name(name: str) -> tuple[str, str, str]:
-    parts = name.split("/")
-    if len(parts) != 3:
-        raise ValueError(f"image name {name!r} is not of the form setXX/VYYY/IZZZZZ")
-    return parts[0], parts[1], parts[2]
-
-
 def _find_image(folder: Path, stem: str) -> Path | None:
     for ext in IMAGE_EXTENSIONS:
         p = folder / f"{stem}{ext}"
@@ -72,10 +66,16 @@ class KaistDataset(PairDataset):
         image_list: image-set file; a bare name (``test-all-20.txt``) is also looked up in
             ``<root>/imageSets/``.
         class_names: positive classes; labels ``person``-like map to their index.
-        annotation_source: ``"auto"`` (bbGt files if ``<root>/annotations/`` exists), ``"bbgt"``, or the
-            path of a COCO-style JSON in the KAIST eval schema.
+        annotation_source: ``"auto"`` (bbGt files if ``<root>/annotations/`` exists), ``"bbgt"``,
+            ``"paired"`` (KAIST-Paired per-modality files, see ``kaist_labels.py``), or the path of a
+            COCO-style JSON in the KAIST eval schema.
         transforms: callable Sample -> Sample (see ``data/transforms.py``).
         min_height: boxes shorter than this (pixels) become ignore regions (0 keeps all).
+        paired_root, paired_target: where paired labels live (default ``<root>/annotations_paired``) and
+            which box is learnt (``visible`` | ``lwir`` | ``mean`` | ``union``).
+        missing_labels: a frame without a label file counts as pedestrian-free (``empty``, for test
+            sets whose JSON lists only some images), is dropped (``skip``, listed in ``unlabelled``) or
+            is an error (``error``).
     """
 
     def __init__(
@@ -86,6 +86,9 @@ class KaistDataset(PairDataset):
         annotation_source: str | Path = "auto",
         transforms: Callable[[Sample], Sample] | None = None,
         min_height: float = 0.0,
+        paired_root: str | Path | None = None,
+        paired_target: str = "visible",
+        missing_labels: str = "empty",
     ) -> None:
         super().__init__(transforms)
         self.root = Path(root)
@@ -94,6 +97,8 @@ class KaistDataset(PairDataset):
                 f"KAIST dataset root {self.root} does not exist; point it at the folder holding images/ "
                 "(or generate a synthetic one: python -m lsi_perception.data.synthetic --out DIR)"
             )
+        if missing_labels not in MISSING_LABEL_POLICIES:
+            raise ValueError(f"missing_labels={missing_labels!r} must be one of {', '.join(MISSING_LABEL_POLICIES)}")
         self.class_names = tuple(class_names)
         self.min_height = float(min_height)
         list_path = Path(image_list)
@@ -102,38 +107,49 @@ class KaistDataset(PairDataset):
         if not list_path.is_file():
             raise FileNotFoundError(f"image list {image_list} not found (also looked in {self.root / 'imageSets'})")
         self.image_list_path = list_path
-        self._json_objects: dict[str, list[tuple[list[float], str, bool]]] | None = None
-        self.annotation_mode = self._resolve_annotation_source(annotation_source)
+        self.labels = self._label_source(annotation_source, paired_root, paired_target)
+        self.annotation_mode = self.labels.kind
+        self.missing_labels = missing_labels
         self.names: list[str] = []
         self._pairs: list[tuple[Path, Path]] = []
+        self.unlabelled: list[str] = []  # frames without a label file, dropped (missing_labels="skip")
         self._index_images(read_image_list(list_path))
 
     # ------------------------------------------------------------------ indexing
-    def _resolve_annotation_source(self, source: str | Path) -> str:
+    def _label_source(self, source: str | Path, paired_root: str | Path | None, paired_target: str):
         src = str(source)
         if src == "auto":
-            return "bbgt" if (self.root / "annotations").is_dir() else "none"
+            return BbgtLabels(self.root) if (self.root / "annotations").is_dir() else NoLabels()
         if src == "bbgt":
-            if not (self.root / "annotations").is_dir():
-                raise FileNotFoundError(f"annotation_source='bbgt' but {self.root / 'annotations'} does not exist")
-            return "bbgt"
+            return BbgtLabels(self.root)
+        if src == "paired":
+            return PairedLabels(Path(paired_root) if paired_root is not None else self.root / "annotations_paired",
+                                paired_target)
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(
-                f"annotation_source {source!r} is neither 'auto', 'bbgt' nor an existing COCO-style JSON file"
+                f"annotation_source {source!r} is neither 'auto', 'bbgt', 'paired' nor an existing COCO-style JSON file"
             )
-        self._json_objects = self._load_json(path)
-        return "json"
+        return JsonLabels(path)
 
     def _index_images(self, names: list[str]) -> None:
         missing: list[str] = []
         for name in names:
-            set_id, video, frame = _split_name(name)
+            set_id, video, frame = split_name(name)
             folder = self.root / "images" / set_id / video
             rgb = _find_image(folder / "visible", frame)
             th = _find_image(folder / "lwir", frame)
             if rgb is None or th is None:
                 missing.append(str(folder / ("visible" if rgb is None else "lwir") / frame))
+                continue
+            if self.missing_labels != "empty" and self.labels.objects(name) is None:
+                if self.missing_labels == "error":
+                    raise FileNotFoundError(
+                        f"no label file for {name} ({self.labels.kind} labels); a frame without a label file is "
+                        "not a frame without pedestrians. Fix the labels, or pass missing_labels='skip' (drop "
+                        "such frames) or 'empty' (count them as pedestrian-free)"
+                    )
+                self.unlabelled.append(name)
                 continue
             self.names.append(name)
             self._pairs.append((rgb, th))
@@ -144,36 +160,19 @@ class KaistDataset(PairDataset):
                 stacklevel=3,
             )
 
-    def _load_json(self, path: Path) -> dict[str, list[tuple[list[float], str, bool]]]:
-        data = json.loads(path.read_text())
-        if "images" not in data or "annotations" not in data:
-            raise ValueError(f"{path} is not a COCO-style annotation file (needs 'images' and 'annotations')")
-        cat_names = {c["id"]: c["name"] for c in data.get("categories", [])}
-        id_to_name = {img["id"]: img.get("im_name", img.get("file_name", "")) for img in data["images"]}
-        objects: dict[str, list[tuple[list[float], str, bool]]] = {n: [] for n in id_to_name.values()}
-        for ann in data["annotations"]:
-            name = id_to_name.get(ann["image_id"])
-            if name is None:
-                continue
-            label = cat_names.get(ann.get("category_id", 1), "person")
-            objects[name].append((list(ann["bbox"]), label, bool(ann.get("ignore", 0))))
-        return objects
+    def restrict(self, keep: Callable[[str], bool]) -> KaistDataset:
+        """Keep only the frames whose name satisfies ``keep`` (e.g. a held-out set of videos); returns self."""
+        kept = [(n, p) for n, p in zip(self.names, self._pairs) if keep(n)]
+        self.names = [n for n, _ in kept]
+        self._pairs = [p for _, p in kept]
+        self.unlabelled = [n for n in self.unlabelled if keep(n)]
+        return self
 
     # ------------------------------------------------------------------ reading
     def _objects(self, name: str) -> list[tuple[list[float], str, bool]]:
-        """(x, y, w, h), label, ignore flag for every object of image ``name``."""
-        if self.annotation_mode == "json":
-            assert self._json_objects is not None
-            return self._json_objects.get(name, [])
-        if self.annotation_mode == "none":
-            return []
-        set_id, video, frame = _split_name(name)
-        base = self.root / "annotations" / set_id / video
-        for candidate in (base / f"{frame}.txt", base / "visible" / f"{frame}.txt",
-                          self.root / "annotations" / f"{set_id}_{video}_{frame}.txt"):
-            if candidate.is_file():
-                return [(list(o.box), o.label, o.ignore) for o in read_bbgt(candidate)]
-        return []  # KAIST ships no file for frames without objects
+        """(x, y, w, h), label, ignore flag for every object of image ``name`` (none without a label file)."""
+        objects = self.labels.objects(name)
+        return [] if objects is None else objects
 
     def targets(self, name: str) -> dict[str, np.ndarray]:
         boxes, labels, ignore = [], [], []

@@ -8,6 +8,7 @@ DataLoader worker); pass ``rng`` for reproducible tests.
 """
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Sequence
 
@@ -110,16 +111,85 @@ class RandomCrop:
             out[: part.shape[0], : part.shape[1]] = part
             s[key] = out
         boxes = sample["boxes"] - np.array([x0, y0, x0, y0], np.float32)
-        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        clipped = boxes.copy()
-        clipped[:, 0::2] = clipped[:, 0::2].clip(0, min(cw, w - x0))
-        clipped[:, 1::2] = clipped[:, 1::2].clip(0, min(ch, h - y0))
-        kept_area = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
-        visible = np.where(area > 0, kept_area / np.maximum(area, 1e-6), 0.0)
-        keep = visible >= self.min_visible
-        s["boxes"] = clipped[keep]
-        s["labels"] = sample["labels"][keep]
-        s["ignore"] = sample["ignore"][keep] | (visible[keep] < self.ignore_below_visible)
+        return _clip_boxes(s, boxes, (0, 0, min(cw, w - x0), min(ch, h - y0)), self.min_visible,
+                           self.ignore_below_visible)
+
+
+def _clip_boxes(s: Sample, boxes: np.ndarray, window: tuple[float, float, float, float], min_visible: float,
+                ignore_below_visible: float) -> Sample:
+    """Clip moved ``boxes`` to ``window`` (x0, y0, x1, y1, where image content is) and apply the
+    visibility rule: drop a box keeping less than ``min_visible`` of its area, make one keeping less
+    than ``ignore_below_visible`` an ignore region. Writes boxes, labels and ignore into ``s``."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    clipped = boxes.copy()
+    clipped[:, 0::2] = clipped[:, 0::2].clip(window[0], window[2])
+    clipped[:, 1::2] = clipped[:, 1::2].clip(window[1], window[3])
+    kept_area = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+    visible = np.where(area > 0, kept_area / np.maximum(area, 1e-6), 0.0)
+    keep = visible >= min_visible
+    s["boxes"] = clipped[keep].astype(np.float32)
+    s["labels"] = s["labels"][keep]
+    s["ignore"] = s["ignore"][keep] | (visible[keep] < ignore_below_visible)
+    return s
+
+
+class RandomResizedCrop:
+    """Cut a random window and resize it to ``size`` = (height, width), both images alike.
+
+    The window's area is ``uniform(*area)`` times the output area and its aspect ratio the output's
+    times a log-uniform factor from ``ratio``; a window larger than the image zooms out (zero fill),
+    a smaller one zooms in. Placed so it overlaps the image as much as it can, at random. Boxes move
+    with the images and follow ``RandomCrop``'s visibility rule.
+    """
+
+    def __init__(self, size: tuple[int, int], area: tuple[float, float] = (0.25, 4.0),
+                 ratio: tuple[float, float] = (0.8, 1.2), min_visible: float = 0.25,
+                 ignore_below_visible: float = 0.6, rng: random.Random | None = None) -> None:
+        if not (0 < area[0] <= area[1] and 0 < ratio[0] <= ratio[1]):
+            raise ValueError(f"RandomResizedCrop needs 0 < low <= high for area {area} and ratio {ratio}")
+        self.size = (int(size[0]), int(size[1]))
+        self.area, self.ratio = area, ratio
+        self.min_visible, self.ignore_below_visible = min_visible, ignore_below_visible
+        self.rng = rng or random
+
+    def __call__(self, sample: Sample) -> Sample:
+        oh, ow = self.size
+        h, w = sample["rgb"].shape[:2]
+        window_area = self.rng.uniform(*self.area) * oh * ow
+        aspect = (ow / oh) * math.exp(self.rng.uniform(math.log(self.ratio[0]), math.log(self.ratio[1])))
+        cw, ch = math.sqrt(window_area * aspect), math.sqrt(window_area / aspect)
+        x0 = self.rng.uniform(min(0.0, w - cw), max(0.0, w - cw))
+        y0 = self.rng.uniform(min(0.0, h - ch), max(0.0, h - ch))
+        sx, sy = ow / cw, oh / ch
+        matrix = np.array([[sx, 0.0, -x0 * sx], [0.0, sy, -y0 * sy]], np.float32)
+        s = _copy(sample)
+        for key in ("rgb", "thermal"):
+            s[key] = cv2.warpAffine(sample[key], matrix, (ow, oh), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        scale = np.array([sx, sy, sx, sy], np.float32)
+        boxes = (np.asarray(sample["boxes"], np.float32).reshape(-1, 4) - np.array([x0, y0, x0, y0], np.float32)) * scale
+        window = (max(0.0, -x0 * sx), max(0.0, -y0 * sy), min(float(ow), (w - x0) * sx), min(float(oh), (h - y0) * sy))
+        return _clip_boxes(s, boxes, window, self.min_visible, self.ignore_below_visible)
+
+
+class ModalityShift:
+    """Move the thermal image by up to ``max_shift`` pixels in x and y (uniform integers, zero fill)
+    against the RGB image, whose frame the boxes stay in: the small misregistration of real rigs."""
+
+    def __init__(self, max_shift: int, rng: random.Random | None = None) -> None:
+        self.max_shift, self.rng = int(max_shift), rng or random
+
+    def __call__(self, sample: Sample) -> Sample:
+        m = self.max_shift
+        dx, dy = self.rng.randint(-m, m), self.rng.randint(-m, m)
+        if dx == 0 and dy == 0:
+            return sample
+        th = sample["thermal"]
+        h, w = th.shape[:2]
+        out = np.zeros_like(th)
+        out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = th[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+        s = _copy(sample)
+        s["thermal"] = out
         return s
 
 
@@ -211,14 +281,28 @@ class FitToInput:
 
 
 def build_train_transforms(preprocess: PreprocessConfig, scale_range: tuple[float, float] = (0.8, 1.25),
-                           flip_p: float = 0.5) -> Compose:
-    """The training pipeline: flip -> fit to the inference scale -> scale jitter -> crop to the input
-    size -> letterbox/pad -> per-modality photometric jitter."""
-    steps: list[Callable[[Sample], Sample]] = [RandomHorizontalFlip(flip_p), FitToInput(preprocess),
-                                               RandomScale(*scale_range)]
-    if preprocess.input_size is not None:
-        steps.append(RandomCrop(tuple(preprocess.input_size)))
-    steps += [ResizePad(preprocess), PhotometricJitter("rgb"), PhotometricJitter("thermal")]
+                           flip_p: float = 0.5, *, resized_crop_area: tuple[float, float] | None = None,
+                           resized_crop_ratio: tuple[float, float] = (0.8, 1.2), modality_shift: int = 0,
+                           rgb_jitter: tuple[float, float, float] = (0.2, 0.2, 0.2),
+                           thermal_jitter: tuple[float, float] = (0.2, 0.2), jitter_p: float = 0.8) -> Compose:
+    """The training pipeline: flip -> fit to the inference scale -> (random-resized crop to the input
+    size, or scale jitter + crop) -> thermal shift -> letterbox/pad -> per-modality photometric jitter
+    (``rgb_jitter`` = brightness, contrast, saturation; ``thermal_jitter`` = brightness offset, contrast
+    gain; each applied with probability ``jitter_p``)."""
+    steps: list[Callable[[Sample], Sample]] = [RandomHorizontalFlip(flip_p), FitToInput(preprocess)]
+    if resized_crop_area is not None:
+        if preprocess.input_size is None:
+            raise ValueError("a random-resized crop needs preprocess.input_size")
+        steps.append(RandomResizedCrop(tuple(preprocess.input_size), resized_crop_area, resized_crop_ratio))
+    else:
+        steps.append(RandomScale(*scale_range))
+        if preprocess.input_size is not None:
+            steps.append(RandomCrop(tuple(preprocess.input_size)))
+    if modality_shift > 0:
+        steps.append(ModalityShift(modality_shift))
+    b, c, sat = rgb_jitter
+    steps += [ResizePad(preprocess), PhotometricJitter("rgb", b, c, sat, p=jitter_p),
+              PhotometricJitter("thermal", thermal_jitter[0], thermal_jitter[1], 0.0, p=jitter_p)]
     return Compose(steps)
 
 

@@ -1,14 +1,11 @@
 """One modality's backbone: a timm ``pvt_v2_b*`` returning its four stage feature maps.
 
-The thermal stream is built with ``in_chans=1``: when pretrained RGB weights are loaded, timm sums the
-stem kernel over its three input channels (``adapt_input_conv``), so a gray image sees the same
-response as a gray RGB image would; cheaper and cleaner than copying the thermal image three times.
-Weights come from a local file (``pretrained_path``, original PVT or timm keys, .pth or
-.safetensors) or, only when ``allow_download`` is set, from the Hugging Face hub.
+The thermal stream is built with ``in_chans=1`` (cheaper and cleaner than copying the thermal image
+three times). Backbones are built with random weights; ImageNet weights are loaded by
+``model/pretrained.py`` (the trainer calls it for fresh runs), which sums the RGB stem kernel over its
+three input channels for the thermal stream.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import timm
 import torch
@@ -22,21 +19,10 @@ class PVTBackbone(nn.Module):
     (sizes rounded up). ``channels`` and ``strides`` come from timm's feature_info, never hard-coded.
     """
 
-    def __init__(self, name: str, in_chans: int, pretrained_path: str | Path | None = None,
-                 allow_download: bool = False) -> None:
+    def __init__(self, name: str, in_chans: int) -> None:
         super().__init__()
-        kwargs: dict = dict(features_only=True, out_indices=(0, 1, 2, 3), in_chans=in_chans)
-        if pretrained_path is not None:
-            path = Path(pretrained_path).expanduser()
-            if not path.is_file():
-                raise FileNotFoundError(
-                    f"pretrained backbone weights {path} do not exist; set model.pretrained_path to a local "
-                    f"{name} .pth/.safetensors file, or to null for random initialization"
-                )
-            kwargs.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
-        else:
-            kwargs.update(pretrained=bool(allow_download))
-        self.body = timm.create_model(name, **kwargs)
+        self.body = timm.create_model(name, pretrained=False, features_only=True, out_indices=(0, 1, 2, 3),
+                                      in_chans=in_chans)
         self.name = name
         self.in_chans = in_chans
         self.channels: tuple[int, ...] = tuple(self.body.feature_info.channels())
@@ -46,6 +32,5 @@ class PVTBackbone(nn.Module):
         return list(self.body(x))
 
 
-def build_backbone(name: str, in_chans: int, pretrained_path: str | Path | None = None,
-                   allow_download: bool = False) -> PVTBackbone:
-    return PVTBackbone(name, in_chans, pretrained_path, allow_download)
+def build_backbone(name: str, in_chans: int) -> PVTBackbone:
+    return PVTBackbone(name, in_chans)

@@ -32,11 +32,11 @@ class LSIDetectorNet(nn.Module):
     """
 
     def __init__(self, backbone: str = "pvt_v2_b0", num_classes: int = 1, fusion: str = "conv",
-                 neck_channels: int = 64, output_stride: int = 4, head_channels: int = 64, head_convs: int = 2,
-                 pretrained_path: str | None = None, allow_download: bool = False) -> None:
+                 neck_channels: int = 64, output_stride: int = 4, head_channels: int = 64, head_convs: int = 2
+                 ) -> None:
         super().__init__()
-        self.rgb_backbone = PVTBackbone(backbone, 3, pretrained_path, allow_download)
-        self.thermal_backbone = PVTBackbone(backbone, 1, pretrained_path, allow_download)
+        self.rgb_backbone = PVTBackbone(backbone, 3)
+        self.thermal_backbone = PVTBackbone(backbone, 1)
         strides = self.rgb_backbone.strides
         if output_stride not in strides:
             raise ValueError(f"output_stride={output_stride} must be one of the backbone strides {strides}")
@@ -95,7 +95,8 @@ class LSIDetectorNet(nn.Module):
 
 
 def build_model(cfg: ModelConfig) -> LSIDetectorNet:
-    """The detector described by ``cfg`` (validated first)."""
+    """The detector described by ``cfg`` (validated first), with random weights; ImageNet backbone
+    weights are ``model.pretrained.init_backbones``'s job."""
     cfg.validate()
     return LSIDetectorNet(
         backbone=cfg.backbone,
@@ -105,6 +106,4 @@ def build_model(cfg: ModelConfig) -> LSIDetectorNet:
         output_stride=cfg.output_stride,
         head_channels=cfg.head_channels,
         head_convs=cfg.head_convs,
-        pretrained_path=cfg.pretrained_path,
-        allow_download=cfg.allow_download,
     )

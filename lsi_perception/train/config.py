@@ -22,7 +22,13 @@ class AugmentConfig:
 
     hflip: float = 0.5  # probability of a horizontal flip
     scale_range: tuple[float, float] = (0.8, 1.25)  # random rescale before the crop/letterbox (1, 1 = off)
-    # (independent brightness/contrast jitter per modality is always on: see data/transforms.py)
+    resized_crop_area: tuple[float, float] | None = None  # e.g. [0.25, 4.0]: random-resized crop (window
+    #   area / input area; > 1 zooms out) instead of scale_range + crop (scale_range is then unused); null = off
+    resized_crop_ratio: tuple[float, float] = (0.8, 1.2)  # window aspect ratio factor (log-uniform)
+    modality_shift: int = 0  # max pixels the thermal image moves against RGB (misregistration); 0 = off
+    rgb_jitter: tuple[float, float, float] = (0.2, 0.2, 0.2)  # RGB brightness, contrast, saturation (+-)
+    thermal_jitter: tuple[float, float] = (0.2, 0.2)  # thermal brightness offset, contrast gain (+-)
+    jitter_p: float = 0.8  # probability of each modality's photometric jitter
 
 
 @dataclass
@@ -42,8 +48,20 @@ class DataConfig:
     val_list: str = "test.txt"
     val_annotations: str | None = None  # relative paths are looked up in val_root too
     val_root: str | None = None  # validation images from another dataset folder (null: root)
-    train_annotations: str = "auto"  # "auto" (bbGt files under <root>/annotations) | path of a COCO JSON
+    train_annotations: str = "auto"  # "auto"/"bbgt" (bbGt files under <root>/annotations, e.g. the sanitized
+    #                                  labels) | "paired" (KAIST-Paired per-modality files) | path of a COCO JSON
+    paired_root: str | None = None  # KAIST-Paired label folder (null: <root>/annotations_paired)
+    paired_target: str = "visible"  # box learnt from paired labels: visible | lwir | mean | union
+    missing_labels: str = "skip"  # training frames without a label file: skip | empty (= no people) | error
+    max_unlabelled_fraction: float = 0.05  # more frames without a label file is an error (unless "empty")
     min_height: float = 0.0  # training boxes shorter than this become ignore regions
+    holdout_videos: float = 0.0  # > 0: validate on this fraction of the training videos (held out of
+    #                              training, per day/night); val_list / val_annotations are then unused
+    holdout_seed: int = 0
+    test_list: str | None = None  # scored once after training with best.safetensors (final report only)
+    test_annotations: str | None = None  # COCO-style JSON for test_list (relative: looked up in root too)
+    normalization: str = "config"  # "config": preprocess.*_mean/_std as given | "measure": from training frames
+    norm_stats_frames: int = 500  # frames of the normalization pass (evenly spread, cached)
     val_max_images: int | None = None  # evaluate on the first N validation images only (fast smoke runs)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -62,8 +80,26 @@ class DataConfig:
         lo, hi = self.augment.scale_range
         if not 0 < lo <= hi:
             raise ValueError(f"data.augment.scale_range={self.augment.scale_range} must satisfy 0 < low <= high")
+        a = self.augment
+        if a.resized_crop_area is not None and not 0 < a.resized_crop_area[0] <= a.resized_crop_area[1]:
+            raise ValueError(f"data.augment.resized_crop_area={a.resized_crop_area} must satisfy 0 < low <= high")
+        if not 0 < a.resized_crop_ratio[0] <= a.resized_crop_ratio[1] or a.modality_shift < 0:
+            raise ValueError("data.augment.resized_crop_ratio needs 0 < low <= high, modality_shift >= 0")
+        if min(a.rgb_jitter + a.thermal_jitter) < 0 or not 0.0 <= a.jitter_p <= 1.0:
+            raise ValueError("data.augment jitter amounts must be >= 0 and jitter_p a probability")
         if not 0.0 <= self.augment.hflip <= 1.0:
             raise ValueError(f"data.augment.hflip={self.augment.hflip} must be a probability in [0, 1]")
+        choices = (("paired_target", ("visible", "lwir", "mean", "union")), ("missing_labels", ("skip", "empty", "error")),
+                   ("normalization", ("config", "measure")))
+        for key, allowed in choices:
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"data.{key}={getattr(self, key)!r} is not one of {', '.join(allowed)}")
+        if not 0.0 <= self.holdout_videos < 1.0 or not 0.0 <= self.max_unlabelled_fraction <= 1.0:
+            raise ValueError("data.holdout_videos must be in [0, 1) and data.max_unlabelled_fraction in [0, 1]")
+        if self.norm_stats_frames < 1:
+            raise ValueError(f"data.norm_stats_frames={self.norm_stats_frames} must be >= 1")
+        if (self.holdout_videos > 0 or self.test_list is not None) and self.kind == "utokyo":
+            raise ValueError("data.holdout_videos and data.test_list need the KAIST layout; use val_list for utokyo")
 
 
 @dataclass
@@ -75,8 +111,12 @@ class OptimConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     backbone_lr_mult: float = 1.0  # < 1 slows pretrained backbones relative to the fresh heads
     grad_clip: float = 5.0  # max global L2 norm of the gradients; 0 disables clipping
+    ema_decay: float = 0.0  # > 0 (e.g. 0.9998): validate and save an EMA of the weights (train/ema.py)
+    ema_tau: float = 2000.0  # EMA warmup: decay * (1 - exp(-updates / tau))
 
     def validate(self) -> None:
+        if not 0.0 <= self.ema_decay < 1.0 or self.ema_tau <= 0:
+            raise ValueError(f"optim.ema_decay={self.ema_decay} must be in [0, 1) (0 = off) and optim.ema_tau > 0")
         if self.lr <= 0 or self.weight_decay < 0 or self.backbone_lr_mult <= 0 or self.grad_clip < 0:
             raise ValueError("optim.lr and optim.backbone_lr_mult must be > 0; weight_decay and grad_clip >= 0")
 

@@ -23,13 +23,14 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lsi_perception.config import PreprocessConfig, to_dict
 from lsi_perception.data.collate import collate_samples
-from lsi_perception.data.kaist import KaistDataset
+from lsi_perception.data.kaist import KaistDataset, read_image_list
 from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
 from lsi_perception.data.transforms import build_eval_transforms, build_train_transforms
 from lsi_perception.data.utokyo import UTokyoDataset
 from lsi_perception.eval import KaistAnnotations, annotations_from_coco, load_annotations
 from lsi_perception.train.config import DataConfig, TrainConfig
 from lsi_perception.train.distributed import DistInfo
+from lsi_perception.train.splits import holdout_videos, video_of
 
 
 # ---------------------------------------------------------------------------------------------- dataset
@@ -61,9 +62,17 @@ def prepare_dataset(cfg: DataConfig, class_names: Sequence[str]) -> dict[str, An
         if not folder.is_dir():
             raise FileNotFoundError(f"dataset root {folder} ({what}) does not exist: {hint}")
     for what, folder, name in (("data.train_list", root, cfg.train_list), ("data.val_list", val_root, cfg.val_list)):
+        if what == "data.val_list" and cfg.holdout_videos > 0:
+            continue  # validation comes from the training list
         if not _resolve(folder, name).is_file():
             raise FileNotFoundError(f"{what}={name!r} not found as a file, in {folder} or in {folder / 'imageSets'}")
-    if cfg.val_annotations is not None and not _resolve(val_root, cfg.val_annotations).is_file():
+    if cfg.test_list is not None and not _resolve(root, cfg.test_list).is_file():
+        raise FileNotFoundError(f"data.test_list={cfg.test_list!r} not found as a file, in {root} or in {root / 'imageSets'}")
+    if cfg.test_annotations is not None and not _resolve(root, cfg.test_annotations).is_file():
+        raise FileNotFoundError(
+            f"data.test_annotations={cfg.test_annotations!r} not found; give the KAIST-schema JSON of the test "
+            "images (e.g. the improved test annotations, KAIST_annotation.json; see docs/kaist.md)")
+    if cfg.holdout_videos <= 0 and cfg.val_annotations is not None and not _resolve(val_root, cfg.val_annotations).is_file():
         raise FileNotFoundError(
             f"data.val_annotations={cfg.val_annotations!r} not found; give the COCO-style JSON (KAIST "
             "evaluation schema) of the validation images, or null to use the dataset's own labels"
@@ -71,6 +80,10 @@ def prepare_dataset(cfg: DataConfig, class_names: Sequence[str]) -> dict[str, An
     desc: dict[str, Any] = {"kind": cfg.kind, "root": str(root), "train_list": cfg.train_list,
                             "val_root": str(val_root), "val_list": cfg.val_list, "val_max_images": cfg.val_max_images,
                             "class_names": list(class_names)}
+    if cfg.holdout_videos > 0:
+        desc["validation"] = {"held_out_videos": sorted(held_out_videos(cfg)), "fraction": cfg.holdout_videos}
+    if cfg.test_list is not None:
+        desc["test_list"] = cfg.test_list
     if cfg.kind == "synthetic":
         desc["synthetic"] = to_dict(cfg.synthetic)
         if cfg.val_synthetic is not None:
@@ -88,7 +101,10 @@ def _generate_if_missing(root: Path, cfg: SyntheticConfig) -> None:
 
 def val_annotations_path(cfg: DataConfig) -> Path | None:
     """The evaluator's ground truth: ``data.val_annotations``, else ``<root>/annotations/<val list>.json``
-    when it exists (synthetic and converted KAIST sets), else None (built from the dataset's labels)."""
+    when it exists (synthetic and converted KAIST sets), else None (built from the dataset's labels,
+    always the case for videos held out of the training list)."""
+    if cfg.holdout_videos > 0:
+        return None
     root = cfg.val_root_path
     if cfg.val_annotations is not None:
         return _resolve(root, cfg.val_annotations)
@@ -96,16 +112,33 @@ def val_annotations_path(cfg: DataConfig) -> Path | None:
     return default if default.is_file() else None
 
 
+def held_out_videos(cfg: DataConfig) -> set[str]:
+    """The training-list videos kept for validation (empty when ``data.holdout_videos`` is 0)."""
+    if cfg.holdout_videos <= 0:
+        return set()
+    return holdout_videos(read_image_list(_resolve(Path(cfg.root), cfg.train_list)), cfg.holdout_videos,
+                          cfg.holdout_seed)
+
+
 def build_dataset(cfg: DataConfig, split: str, class_names: Sequence[str], transforms) -> Dataset:
-    """The ``split`` ("train" | "val") dataset of ``cfg.kind``; unreadable entries are warned about and skipped."""
-    root = Path(cfg.root) if split == "train" else cfg.val_root_path
-    image_list = _resolve(root, cfg.train_list if split == "train" else cfg.val_list)
+    """The ``split`` ("train" | "val" | "test") dataset of ``cfg.kind``; unreadable entries are warned
+    about and skipped. With ``data.holdout_videos``, "train" and "val" are disjoint sets of videos of
+    the training list, both labelled by the training labels."""
+    held = held_out_videos(cfg)
+    if split == "test":
+        ann = _resolve(Path(cfg.root), cfg.test_annotations) if cfg.test_annotations else "auto"
+        return KaistDataset(cfg.root, _resolve(Path(cfg.root), cfg.test_list or ""), class_names, ann, transforms)
+    root = Path(cfg.root) if split == "train" or held else cfg.val_root_path
+    image_list = _resolve(root, cfg.train_list if split == "train" or held else cfg.val_list)
     if cfg.kind == "utokyo":
         return UTokyoDataset(root, image_list, class_names, transforms=transforms,
                              min_height=cfg.min_height if split == "train" else 0.0)
-    if split == "train":
-        return KaistDataset(root, image_list, class_names, cfg.train_annotations, transforms,
-                            min_height=cfg.min_height)
+    if split == "train" or held:
+        train = split == "train"
+        dataset = KaistDataset(root, image_list, class_names, cfg.train_annotations, transforms,
+                               min_height=cfg.min_height if train else 0.0, paired_root=cfg.paired_root,
+                               paired_target=cfg.paired_target, missing_labels=cfg.missing_labels)
+        return dataset.restrict(lambda name: (video_of(name) in held) != train) if held else dataset
     ann = val_annotations_path(cfg)
     return KaistDataset(root, image_list, class_names, ann if ann is not None else "auto", transforms)
 
@@ -210,7 +243,10 @@ def _own_generator(seed: int) -> torch.Generator:
 
 
 def build_train_loader(cfg: TrainConfig, info: DistInfo, device: torch.device) -> tuple[DataLoader, EpochSampler]:
-    transforms = build_train_transforms(cfg.preprocess, cfg.data.augment.scale_range, cfg.data.augment.hflip)
+    a = cfg.data.augment
+    transforms = build_train_transforms(cfg.preprocess, a.scale_range, a.hflip, resized_crop_area=a.resized_crop_area,
+                                        resized_crop_ratio=a.resized_crop_ratio, modality_shift=a.modality_shift,
+                                        rgb_jitter=a.rgb_jitter, thermal_jitter=a.thermal_jitter, jitter_p=a.jitter_p)
     dataset = SeededAugmentation(build_dataset(cfg.data, "train", cfg.model.class_names, transforms),
                                  cfg.runtime.seed)
     sampler = EpochSampler(dataset, info, cfg.runtime.seed, cfg.runtime.batch_size)

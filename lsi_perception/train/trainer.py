@@ -19,6 +19,7 @@ import math
 import random
 import sys
 import time
+import warnings
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +35,7 @@ from lsi_perception.config import InferenceConfig, to_dict
 from lsi_perception.losses.criterion import build_criterion
 from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import LSIDetectorNet, build_model
+from lsi_perception.model.pretrained import init_backbones, planned_source
 from lsi_perception.train import distributed as dist_utils
 from lsi_perception.train.checkpointing import (
     BEST,
@@ -46,6 +48,7 @@ from lsi_perception.train.checkpointing import (
 )
 from lsi_perception.train.config import TrainConfig
 from lsi_perception.train.data import build_train_loader, build_val_loader, prepare_dataset
+from lsi_perception.train.ema import ModelEMA
 from lsi_perception.train.engine import (
     VALIDATION_PROTOCOL,
     AmpSettings,
@@ -57,6 +60,8 @@ from lsi_perception.train.engine import (
     summarize,
     train_one_epoch,
 )
+from lsi_perception.train.final_report import final_test_report
+from lsi_perception.train.prepare import backbone_lr_advice, prepare_training_set
 
 __all__ = ["BEST", "LAST", "STATE_FILE", "Trainer", "resolve_resume_path"]
 
@@ -148,10 +153,20 @@ class Trainer:
         seed_everything(rt.seed)  # same init on every rank (DDP also broadcasts rank 0's weights)
         if self.dist.is_main:
             self.dataset_info = prepare_dataset(cfg.data, cfg.model.class_names)
+            cfg, facts = prepare_training_set(cfg, self.run_dir, self._log_main)  # coverage, split, normalization
+            self.dataset_info.update(facts)
         dist_utils.barrier(self.dist)
         if not self.dist.is_main:
             self.dataset_info = prepare_dataset(cfg.data, cfg.model.class_names)
+        self.cfg = cfg = replace(cfg, preprocess=dist_utils.broadcast_object(cfg.preprocess, self.dist))
         self.net: LSIDetectorNet = build_model(cfg.model).to(self.device)
+        if self.fresh:
+            self._log_main(f"backbone weights from {planned_source(cfg.model)} ...")
+        self.backbone_init = init_backbones(self.net, cfg.model) if self.fresh else "from the resumed run"
+        self._log_main(f"backbones: {self.backbone_init}")
+        advice = backbone_lr_advice(cfg, self.backbone_init)
+        if advice and self.dist.is_main:
+            warnings.warn(advice, stacklevel=2)
         criterion = build_criterion(cfg.loss, cfg.model.num_classes, self.net.stride)
         regularizer = LSIRegularizer(cfg.loss)
         objective: torch.nn.Module = TrainingObjective(self.net, criterion, regularizer, cfg.loss.delta)
@@ -172,6 +187,7 @@ class Trainer:
         self.dataset_info["train_images"] = len(self.train_loader.dataset)  # type: ignore[arg-type]
         self.total_steps = min(rt.max_steps or math.inf, rt.epochs * steps_per_epoch)
         self.optimizer = build_optimizer(self.net, cfg)
+        self.ema = ModelEMA(self.net, cfg.optim.ema_decay, cfg.optim.ema_tau) if cfg.optim.ema_decay > 0 else None
         s = cfg.schedule
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, warmup_cosine(self.total_steps, s.warmup_steps, s.warmup_start, s.min_lr_ratio))
@@ -189,7 +205,10 @@ class Trainer:
                 f"{path.parent / LAST} is from step {meta.provenance.get('step')} but {path} from step "
                 f"{saved['step']} (interrupted while saving?); resume from a consistent pair"
             )
-        self.net.load_state_dict(weights)
+        # With an EMA, last.safetensors holds the average and the state holds the network's own weights.
+        self.net.load_state_dict(saved.get("online_weights", weights))
+        if self.ema is not None:
+            self.ema.load_state_dict(saved.get("ema", {"updates": 0}), weights)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.scaler.load_state_dict(saved["scaler"])
@@ -222,6 +241,7 @@ class Trainer:
             "total_steps": self.total_steps,
             "seed": cfg.runtime.seed,
             "world_size": self.dist.world_size,
+            "backbone_init": getattr(self, "backbone_init", None),
             "loss": to_dict(cfg.loss),
             "metrics": metrics,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -249,8 +269,10 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "rng": rngs, "world_size": self.dist.world_size,
         }
+        if self.ema is not None:
+            state.update(ema=self.ema.state_dict(), online_weights={k: v.detach().cpu() for k, v in self.net.state_dict().items()})
         meta = self._meta(metrics)
-        save_unit(self.run_dir, self.state.step, lambda path: save_checkpoint(path, self.net, meta),
+        save_unit(self.run_dir, self.state.step, lambda path: save_checkpoint(path, self._eval_net(), meta),
                   lambda path: torch.save(state, path), best)
 
     def _validate(self) -> dict[str, float]:
@@ -258,12 +280,16 @@ class Trainer:
         metrics: dict[str, float] = {}
         if self.dist.is_main and self.val_loader is not None:
             tic = time.perf_counter()
-            result = evaluate(self.net, self.val_loader, self.val_annotations, self._eval_inference(),
+            result = evaluate(self._eval_net(), self.val_loader, self.val_annotations, self._eval_inference(),
                               self.device, self.amp)
             metrics = summarize(result)
             metrics["val_seconds"] = time.perf_counter() - tic
         metrics = dist_utils.broadcast_object(metrics, self.dist)  # type: ignore[assignment]
         return metrics
+
+    def _eval_net(self) -> LSIDetectorNet:
+        """The weights validated and saved: the EMA average when ``optim.ema_decay > 0``."""
+        return self.ema.module if self.ema is not None else self.net
 
     def _eval_inference(self) -> InferenceConfig:
         """The deployment settings with a low score threshold: the MR curve needs low-score detections."""
@@ -274,6 +300,7 @@ class Trainer:
         """Train to the budget (or ``runtime.stop_at_step``); returns the last validation metrics."""
         cfg = self.cfg
         try:
+            self.fresh = resume is None  # a resumed run takes its weights from the run, not from ImageNet
             self._build()
             if self.dist.is_main and self.run_dir.is_dir():
                 removed = clean_stale(self.run_dir)
@@ -281,6 +308,7 @@ class Trainer:
                     self._log_main(f"removed {len(removed)} leftovers of interrupted saves: "
                                    + ", ".join(str(p.relative_to(self.run_dir)) for p in removed))
             dist_utils.barrier(self.dist)
+            cfg = self.cfg  # now with the normalization it trains with
             if resume is not None:
                 self._resume(resume)
             if self.dist.is_main:
@@ -314,6 +342,8 @@ class Trainer:
                             dynamic_ncols=True, file=sys.stderr)
 
         def checkpoint_hook(state: LoopState) -> None:
+            if self.ema is not None:
+                self.ema.update(self.net)
             epoch_end = state.epoch_step >= self.steps_per_epoch  # saved after the epoch's validation instead
             if rt.checkpoint_every and state.step % rt.checkpoint_every == 0 and state.step < stop_at \
                     and not epoch_end:
@@ -359,4 +389,8 @@ class Trainer:
                 raise RuntimeError(f"DDP replicas diverged: max |rank - rank0| = {diff:g} over the weights")
             self._log_main(f"weights identical on all {self.dist.world_size} ranks")
         self._log_main(f"done at step {self.state.step}; checkpoints in {self.run_dir}")
+        if self.dist.is_main and cfg.data.test_list is not None and self.state.step >= self.total_steps:
+            report = final_test_report(cfg, self.run_dir / BEST, self.device, self.amp, self._eval_inference())
+            self._log_main(f"test set {cfg.data.test_list} (final report, {BEST} from step {report['checkpoint_step']}): "
+                           + " ".join(f"{t} {report[f'mr_reasonable_{t}']:.2f}%" for t in ("all", "day", "night")))
         return metrics

@@ -1,0 +1,48 @@
+"""The final report on the test set (``data.test_list``): scored once, after training, with
+``best.safetensors`` (chosen on validation), never used to pick anything. Writes ``test_metrics.json``
+into the run folder: Reasonable MR all / day / night plus the checkpoint's step and validation MR.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from lsi_perception.checkpoint import build_model_from_checkpoint
+from lsi_perception.config import InferenceConfig
+from lsi_perception.data.transforms import build_eval_transforms
+from lsi_perception.eval import load_annotations
+from lsi_perception.train.config import TrainConfig
+from lsi_perception.train.data import _Collate, _resolve, annotations_from_dataset, restrict_annotations
+from lsi_perception.train.engine import AmpSettings, evaluate, summarize
+
+REPORT_FILE = "test_metrics.json"
+
+
+def final_test_report(cfg: TrainConfig, checkpoint: Path, device: torch.device, amp: AmpSettings,
+                    inference: InferenceConfig) -> dict[str, Any]:
+    """Score ``checkpoint`` on ``data.test_list`` (with the checkpoint's own preprocessing) and write
+    ``<checkpoint folder>/test_metrics.json``; returns what it wrote."""
+    from lsi_perception.train.data import build_dataset
+
+    net, meta = build_model_from_checkpoint(checkpoint)
+    dataset = build_dataset(cfg.data, "test", cfg.model.class_names, build_eval_transforms(meta.preprocess))
+    if cfg.data.test_annotations is not None:
+        annotations = load_annotations(_resolve(Path(cfg.data.root), cfg.data.test_annotations))
+        if set(annotations.im_names) != set(dataset.names):
+            annotations = restrict_annotations(annotations, set(dataset.names))
+    else:
+        annotations = annotations_from_dataset(dataset)
+    loader = DataLoader(dataset, batch_size=cfg.runtime.batch_size, shuffle=False,
+                        num_workers=cfg.runtime.workers, collate_fn=_Collate(meta.preprocess))
+    result = evaluate(net.to(device), loader, annotations, inference, device, amp)
+    report = {
+        "test_list": cfg.data.test_list, "images": len(dataset), "checkpoint": str(checkpoint),
+        "checkpoint_step": meta.provenance.get("step"), "validation": meta.provenance.get("metrics", {}),
+        **summarize(result),
+    }
+    (checkpoint.parent / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
+    return report
