@@ -84,6 +84,10 @@ def resolve_placement(device: str | torch.device, precision: str, provider: str)
                          f"use one of {', '.join(ORT_PRECISIONS)}")
     have = available_providers()
     gpu_ep = provider in ("cuda", "tensorrt")
+    if gpu_ep and str(device) == "cpu":
+        raise ValueError(f"provider={provider!r} runs on a GPU but device is 'cpu'; use device='cuda' or provider='cpu'")
+    if provider != "auto":
+        _check_available(provider, have)
     if isinstance(device, str) and device == "auto":
         if provider == "auto":
             use_cuda = torch.cuda.is_available() and EP_NAMES["cuda"] in have
@@ -93,19 +97,21 @@ def resolve_placement(device: str | torch.device, precision: str, provider: str)
     dev = resolve_device(device)
     if provider == "auto":
         provider = "cuda" if dev.type == "cuda" else "cpu"
-    if dev.type == "cpu" and gpu_ep:
-        raise ValueError(f"provider={provider!r} runs on a GPU but device is 'cpu'; use device='cuda' or provider='cpu'")
+        _check_available(provider, have)
     if dev.type == "cuda" and provider == "cpu":
         raise ValueError("provider='cpu' with device='cuda': use device='cpu' (pre- and post-processing follow the device)")
-    if EP_NAMES[provider] not in have:
-        raise RuntimeError(f"onnxruntime execution provider {EP_NAMES[provider]} is not available in this onnxruntime "
-                           f"build (available: {', '.join(have)}); install onnxruntime-gpu (with CUDA/TensorRT "
-                           "libraries) or choose provider='cpu'")
     if precision == "auto":
         precision = "fp32" if dev.type == "cpu" else "fp16"
     if precision == "fp16" and dev.type == "cpu":
         raise ValueError("precision='fp16' needs a GPU provider (cuda or tensorrt); the CPU provider runs fp32")
     return dev, precision, provider
+
+
+def _check_available(provider: str, have: list[str]) -> None:
+    if EP_NAMES[provider] not in have:
+        raise RuntimeError(f"onnxruntime execution provider {EP_NAMES[provider]} is not available in this onnxruntime "
+                           f"build (available: {', '.join(have)}); install onnxruntime-gpu (with CUDA/TensorRT "
+                           "libraries) or choose provider='cpu'")
 
 
 class OnnxRuntimeBackend:
