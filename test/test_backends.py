@@ -15,8 +15,8 @@ BOX_TOL_PX = 1e-3
 
 
 @pytest.fixture(scope="module")
-def onnx_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("onnx_cache")
+def onnx_cache(onnx_cache_dir):
+    return onnx_cache_dir  # the session's: the bag and node tests reuse the export
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,17 @@ def pair_of_detectors(random_checkpoint, onnx_cache):
     return torch_det, ort_det
 
 
+def _canonical(d: Detections) -> np.ndarray:
+    """Rows (class, x1, y1, x2, y2) in a fixed order: an untrained head scores many boxes within 1e-7 of
+    each other, so float noise may swap the rank of near-ties without changing the set."""
+    rows = np.column_stack([d.class_ids.astype(np.float64), d.boxes.astype(np.float64)])
+    return rows[np.lexsort(rows.T[::-1])]
+
+
 def assert_same_detections(a: Detections, b: Detections) -> None:
     assert len(a) == len(b)
-    np.testing.assert_array_equal(a.class_ids, b.class_ids)
-    np.testing.assert_allclose(b.boxes, a.boxes, atol=BOX_TOL_PX, rtol=0)
-    np.testing.assert_allclose(b.scores, a.scores, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(_canonical(b), _canonical(a), atol=BOX_TOL_PX, rtol=0)
+    np.testing.assert_allclose(np.sort(b.scores), np.sort(a.scores), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("height, width, thermal_dtype", [
@@ -68,11 +74,11 @@ def test_onnxruntime_batches_blanks_and_runtime_thresholds_like_torch(pair_of_de
 def test_export_is_cached_and_an_exported_onnx_file_loads_directly(pair_of_detectors, random_checkpoint, onnx_cache):
     _, ort_det = pair_of_detectors
     exports = list(onnx_cache.glob("*.onnx"))
-    assert exports == [ort_det.backend.onnx_path]
+    assert ort_det.backend.onnx_path in exports
     again = Detector.from_checkpoint(random_checkpoint, device="cpu", backend="onnxruntime",
                                      backend_options={"cache_dir": str(onnx_cache)})
     assert again.backend.onnx_path == ort_det.backend.onnx_path and list(onnx_cache.glob("*.onnx")) == exports
-    direct = Detector.from_checkpoint(exports[0], device="cpu", backend="onnxruntime")
+    direct = Detector.from_checkpoint(ort_det.backend.onnx_path, device="cpu", backend="onnxruntime")
     assert direct.class_names == ort_det.class_names and direct.inference == ort_det.inference
     rgb, th = synthetic_pair(128, 160, seed=9)
     assert_same_detections(ort_det.predict(rgb, th), direct.predict(rgb, th))

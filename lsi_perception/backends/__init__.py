@@ -16,11 +16,13 @@ Backends (``BACKENDS``):
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 BACKENDS = ("torch", "onnxruntime")
+ORT_PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")  # onnxruntime execution providers (auto: cuda on a CUDA device)
 
 
 class NetworkBackend(Protocol):

@@ -28,13 +28,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from lsi_perception.backends import ORT_PROVIDERS
 from lsi_perception.backends.onnx_cache import ExportSettings, cached_export, default_cache_dir
 from lsi_perception.backends.torch_backend import resolve_device
 from lsi_perception.checkpoint import CheckpointMeta
 from lsi_perception.export import DEFAULT_OPSET, INPUT_NAMES, OUTPUT_NAMES, export_size
 
 EP_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
-PROVIDERS = ("auto", *EP_NAMES)
+PROVIDERS = ORT_PROVIDERS
 ORT_PRECISIONS = ("auto", "fp32", "fp16")
 _OPT_LEVELS = ("disable", "basic", "extended", "all")
 
