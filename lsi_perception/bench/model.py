@@ -21,14 +21,18 @@ Goal on CPU: onnxruntime at least 2x faster e2e than torch for the shipped model
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 GOAL_MS = 5.0
 CUDA_VARIANTS = ("fp32", "fp16", "bf16", "bf16+cl", "bf16+cl+compile")
@@ -145,6 +149,8 @@ def _measure(arms: list[tuple[str, object]], frames: list, batch: int, warmup: i
 
 
 def run(args: argparse.Namespace) -> dict:
+    import torch  # OMP_WAIT_POLICY is PASSIVE unless LSI_KEEP_OMP_SPIN=1 (set by the lsi CLI, cpu_threads.py)
+
     from lsi_perception.config import ModelConfig, PreprocessConfig
     from lsi_perception.inference import resolve_device
     from lsi_perception.testing import make_random_checkpoint
@@ -178,6 +184,7 @@ def run(args: argparse.Namespace) -> dict:
     device_name = torch.cuda.get_device_name(device) if cuda else "cpu"
     result = {
         "benchmark": "model", "device": device_name, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "libgomp default"),
         "height": args.height, "width": args.width, "thermal": args.thermal, "iters": iters, "warmup": warmup,
         "goal": f"pvt_v2_b2 e2e < {GOAL_MS} ms/pair on H100/H200; CPU: onnxruntime >= 2x torch e2e", "rows": rows,
     }
@@ -194,7 +201,8 @@ _COLUMNS = (("model", "model", "{:>22}"), ("arm", "arm", "{:>18}"), ("batch", "b
 
 
 def _print_table(result: dict) -> None:
-    print(f"\nmodel benchmark on {result['device']} ({result['threads']} torch threads), {result['width']}x"
+    print(f"\nmodel benchmark on {result['device']} ({result['threads']} torch threads, OMP_WAIT_POLICY "
+          f"{result['omp_wait_policy']}), {result['width']}x"
           f"{result['height']} {result['thermal']}, {result['iters']} interleaved iters after {result['warmup']} "
           "warmup; times are medians in ms; x = speedup against the first arm; dets/same/max|dbox| = parity "
           "with the first arm")

@@ -3,8 +3,8 @@
 The deployment case: a camera driver (here this process) publishes 640x512 rgb8 + mono16 pairs, the
 ``lsi_detector`` executable runs in another process, and the detections come back over DDS. Closed
 loop: one pair in flight, the next published when the previous one's Detection2DArray arrived.
-Interleaved with it, pair by pair, the same pairs go through a bare ``Detector.predict`` in this
-process, so both arms share the machine's load; the figure of merit is bare / node per pair (1.0 =
+Interleaved with it, pair by pair (alternating which goes first), the same pairs go through a bare
+``Detector.predict`` in this process, so both arms share the machine's load; the figure of merit is bare / node per pair (1.0 =
 the node costs nothing on top of the model).
 
 Where the node's time goes is read from the node's own /diagnostics (medians over the run): its
@@ -62,30 +62,49 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def _round_trip(client, rgb_msg, thermal_msg, timeout: float) -> float | None:
+    """Publish one pair and wait for its detections: seconds from publish to arrival, None if lost."""
+    from lsi_perception.ros.messages import stamp_to_ns
+
+    before = len(client.detections)
+    t0 = time.perf_counter()
+    client.publish_pair(rgb_msg, thermal_msg, stamp_to_ns(rgb_msg.header))
+    if not client.wait_until(lambda: len(client.detections) > before, timeout):
+        return None
+    return client.detections[-1][0] - t0
+
+
 def _latest_node_values(client) -> dict[str, str]:
     statuses = client.diagnostics_for(f"{NODE_NAMESPACE.lstrip('/')}/lsi_detector")
     return {kv.key: kv.value for kv in statuses[-1].values} if statuses else {}
 
 
 def run_cross_process(args: argparse.Namespace) -> dict:
-    import numpy as np
+    from lsi_perception.cpu_threads import prefer_passive_omp_wait
 
-    from lsi_perception.bench.model import _frames
-    from lsi_perception.inference import Detector
-    from lsi_perception.resources import default_checkpoint_path
-
-    checkpoint = args.checkpoint or default_checkpoint_path()
-    h, w = args.height, args.width
+    prefer_passive_omp_wait()  # this process as the node does it (ros/main.py): before torch is imported
     base_env = large_frame_dds_env(dict(os.environ)) if args.dds_profile else dict(os.environ)
     node_env = {**base_env, **_parse_env(args.node_env)}
     if args.dds_profile:  # this process too: before rclpy creates its participant
-        os.environ.update({k: v for k, v in large_frame_dds_env(dict(os.environ)).items() if k in _FASTDDS_VARS})
+        os.environ.update({k: v for k, v in base_env.items() if k in _FASTDDS_VARS})
+    import numpy as np
     import rclpy
     import torch
     from rclpy.executors import SingleThreadedExecutor
 
+    from lsi_perception.bench.model import _frames
+    from lsi_perception.inference import Detector
+    from lsi_perception.resources import default_checkpoint_path
     from lsi_perception.ros.harness import DetectorClient, image_msg
-    from lsi_perception.ros.messages import stamp_to_ns
+
+    checkpoint = args.checkpoint or default_checkpoint_path()
+    h, w = args.height, args.width
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -114,18 +133,20 @@ def run_cross_process(args: argparse.Namespace) -> dict:
             rgb, th = frames[i % len(frames)]
             stamp = (i + 1) * 100_000_000
             rm.header.stamp = tm.header.stamp = type(rm.header.stamp)(sec=stamp // 10**9, nanosec=stamp % 10**9)
-            t0 = time.perf_counter()
-            detector.predict(rgb, th)
-            t_bare = time.perf_counter() - t0
-            before = len(client.detections)
-            t0 = time.perf_counter()
-            client.publish_pair(rm, tm, stamp_to_ns(rm.header))
-            if not client.wait_until(lambda n=before: len(client.detections) > n, args.frame_timeout):
-                lost += i >= warm
+            # Alternate which arm goes first, so neither always runs right after the other process worked.
+            if i % 2:
+                t_node = _round_trip(client, rm, tm, args.frame_timeout)
+                t_bare = _timed(detector.predict, rgb, th)
+            else:
+                t_bare = _timed(detector.predict, rgb, th)
+                t_node = _round_trip(client, rm, tm, args.frame_timeout)
+            if i < warm:
                 continue
-            if i >= warm:
-                bare.append(t_bare * 1e3)
-                node_ms.append((client.detections[-1][0] - t0) * 1e3)
+            if t_node is None:
+                lost += 1
+                continue
+            bare.append(t_bare * 1e3)
+            node_ms.append(t_node * 1e3)
         time.sleep(1.2)  # one more diagnostics period (1 s), so its window holds the last pairs
         values = _latest_node_values(client)
     finally:
@@ -150,6 +171,7 @@ def run_cross_process(args: argparse.Namespace) -> dict:
         "image": f"{w}x{h} rgb8 + mono16", "pairs": args.pairs, "arrived": len(node_ms), "lost": lost,
         "dds_profile": node_env.get("FASTDDS_DEFAULT_PROFILES_FILE", "none (Fast DDS defaults)"),
         "node_env": _parse_env(args.node_env), "bench_torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "libgomp default"),
         "bare_predict_ms_p50": med(bare), "node_round_trip_ms_p50": med(node_ms),
         "ratio_bare_over_node": med(bare) / med(node_ms) if node_ms else float("nan"),
         "node_inference_ms_p50": node_inf, "node_own_decode_publish_ms_p50": node_own,
