@@ -204,9 +204,14 @@ class OnnxRuntimeBackend:
             return [EP_NAMES["cpu"]]
         if self.provider == "cuda":
             return [cuda, EP_NAMES["cpu"]]
-        engines = Path(self.options.cache_dir) if self.options.cache_dir else default_cache_dir()
+        engines = (Path(self.options.cache_dir) if self.options.cache_dir else default_cache_dir()) / "trt_engines"
+        try:
+            engines.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RuntimeError(f"cannot create the TensorRT engine cache {engines} ({exc}); pass "
+                               "backend_options={'cache_dir': '/a/writable/dir'}") from exc
         trt = {"device_id": index, "trt_fp16_enable": self.precision == "fp16",
                "trt_max_workspace_size": int(self.options.trt_workspace_gb * 2**30),
-               "trt_engine_cache_enable": True, "trt_engine_cache_path": str(engines / "trt_engines"),
-               "trt_timing_cache_enable": True, "trt_timing_cache_path": str(engines / "trt_engines")}
+               "trt_engine_cache_enable": True, "trt_engine_cache_path": str(engines),
+               "trt_timing_cache_enable": True, "trt_timing_cache_path": str(engines)}
         return [(EP_NAMES["tensorrt"], trt), cuda, EP_NAMES["cpu"]]

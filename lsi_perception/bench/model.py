@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "follow torch's count). Default: torch's choice")
 
 
-def _frames(n: int, height: int, width: int, thermal: str) -> list[tuple[np.ndarray, np.ndarray]]:
+def street_frames(n: int, height: int, width: int, thermal: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """``n`` consecutive synthetic street frames with pedestrians (thermal uint16 for mono16)."""
     from lsi_perception.data.synthetic import SyntheticConfig, generate_drive, plan_drives
 
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> dict:
     iters = args.iters or (100 if cuda else 5)
     batch_sizes = args.batch_sizes or ([1, 8] if cuda else [1])
     warmup = args.warmup if args.warmup is not None else (20 if cuda else 2)
-    frames = _frames(max(8, max(batch_sizes)) * 2, args.height, args.width, args.thermal)
+    frames = street_frames(max(8, max(batch_sizes)) * 2, args.height, args.width, args.thermal)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.checkpoint:

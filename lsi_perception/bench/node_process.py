@@ -99,7 +99,7 @@ def run_cross_process(args: argparse.Namespace) -> dict:
     import torch
     from rclpy.executors import SingleThreadedExecutor
 
-    from lsi_perception.bench.model import _frames
+    from lsi_perception.bench.model import street_frames
     from lsi_perception.inference import Detector
     from lsi_perception.resources import default_checkpoint_path
     from lsi_perception.ros.harness import DetectorClient, image_msg
@@ -109,7 +109,7 @@ def run_cross_process(args: argparse.Namespace) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    frames = _frames(args.pairs, h, w, "mono16")
+    frames = street_frames(args.pairs, h, w, "mono16")
     msgs = [(image_msg(rgb, "rgb8", (i + 1) * 100_000_000), image_msg(th, "mono16", (i + 1) * 100_000_000))
             for i, (rgb, th) in enumerate(frames)]
     detector = Detector.from_checkpoint(checkpoint, device=args.device, backend=args.backend)
