@@ -53,12 +53,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     parser.add_argument("--variants", nargs="+", default=None,
                         help=f"torch CUDA variants (default all: {' '.join(CUDA_VARIANTS)}); CPU always runs fp32")
-    parser.add_argument("--iters", type=int, default=None, help="timed iterations (default: 5 on CPU, 100 on CUDA)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed iterations (default: 2 on CPU, 20 on CUDA)")
+    parser.add_argument("--iters", type=int, default=None, help="timed iterations (default: 3 on CPU, 100 on CUDA)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed iterations (default: 1 on CPU, 20 on CUDA)")
     parser.add_argument("--compile-mode", default="reduce-overhead", help="torch.compile mode for the +compile variant")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads of both backends (torch.set_num_threads; onnxruntime intra-op threads "
                              "follow torch's count). Default: torch's choice")
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"VmHWM:\s+(\d+)\s+kB", text)
+    return int(match.group(1)) / 1024 if match else None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: reset VmHWM to the current RSS
+        return True
+    except OSError:
+        return False
 
 
 def street_frames(n: int, height: int, width: int, thermal: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -112,18 +129,26 @@ def _variants(device: torch.device, requested: list[str] | None) -> list[str]:
 
 def _measure(arms: list[tuple[str, object]], frames: list, batch: int, warmup: int, iters: int) -> list[dict]:
     """Round-robin over arms for every timed batch; per arm the timings and its parity with arm 0."""
+    import torch
     batches = [frames[i:i + batch] for i in range(0, len(frames) - batch + 1, batch)]
     for _ in range(warmup):
         for _, det in arms:
             det.predict_batch([p[0] for p in batches[0]], [p[1] for p in batches[0]])
     timings: list[dict[str, list[float]]] = [{"total": [], "model": [], "preprocess": [], "decode": []} for _ in arms]
     parity = [{"same_count": True, "max_box_diff_px": 0.0, "detections": 0} for _ in arms]
+    peak_mb = [None] * len(arms)  # CUDA: torch allocator peak per arm; CPU: process peak RSS, single arm only
+    rss = len(arms) == 1 and arms[0][1].device.type == "cpu" and _reset_peak_rss()
     for it in range(iters):
         chunk = batches[it % len(batches)]
         rgbs, ths = [p[0] for p in chunk], [p[1] for p in chunk]
         ref = None
         for k, (_, det) in enumerate(arms):
+            cuda = det.device.type == "cuda"
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(det.device)
             got = det.predict_batch(rgbs, ths)
+            if cuda:
+                peak_mb[k] = max(peak_mb[k] or 0.0, torch.cuda.max_memory_allocated(det.device) / 2**20)
             for key, values in timings[k].items():
                 values.append(det.last_timings_ms[key])
             ref = got if ref is None else ref
@@ -133,9 +158,11 @@ def _measure(arms: list[tuple[str, object]], frames: list, batch: int, warmup: i
                     parity[k]["same_count"] = False
                 elif len(a):
                     parity[k]["max_box_diff_px"] = max(parity[k]["max_box_diff_px"], float(np.abs(a.boxes - b.boxes).max()))
+    if rss:
+        peak_mb[0] = _peak_rss_mb()
     rows = []
     base = {key: statistics.median(v) for key, v in timings[0].items()}
-    for (label, det), t, par in zip(arms, timings, parity):
+    for (label, det), t, par, peak in zip(arms, timings, parity, peak_mb):
         med = {key: statistics.median(v) for key, v in t.items()}
         rows.append({
             "arm": label, "batch": batch, "describe": det.describe(),
@@ -143,7 +170,7 @@ def _measure(arms: list[tuple[str, object]], frames: list, batch: int, warmup: i
             "model_median_ms": med["model"], "preprocess_median_ms": med["preprocess"],
             "decode_median_ms": med["decode"], "e2e_per_pair_ms": med["total"] / batch,
             "e2e_speedup_vs_first": base["total"] / med["total"], "model_speedup_vs_first": base["model"] / med["model"],
-            **par,
+            "peak_mb": peak, **par,
         })
     return rows
 
@@ -160,9 +187,9 @@ def run(args: argparse.Namespace) -> dict:
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
-    iters = args.iters or (100 if cuda else 5)
+    iters = args.iters or (100 if cuda else 3)
     batch_sizes = args.batch_sizes or ([1, 8] if cuda else [1])
-    warmup = args.warmup if args.warmup is not None else (20 if cuda else 2)
+    warmup = args.warmup if args.warmup is not None else (20 if cuda else 1)
     frames = street_frames(max(8, max(batch_sizes)) * 2, args.height, args.width, args.thermal)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,7 +224,7 @@ _COLUMNS = (("model", "model", "{:>22}"), ("arm", "arm", "{:>18}"), ("batch", "b
             ("preprocess_median_ms", "prep ms", "{:>8.1f}"), ("model_median_ms", "net ms", "{:>8.1f}"),
             ("decode_median_ms", "dec ms", "{:>7.2f}"), ("e2e_speedup_vs_first", "e2e x", "{:>6.2f}"),
             ("model_speedup_vs_first", "net x", "{:>6.2f}"), ("detections", "dets", "{:>5}"),
-            ("same_count", "same", "{!s:>5}"), ("max_box_diff_px", "max|dbox|", "{:>9.1e}"))
+            ("same_count", "same", "{!s:>5}"), ("max_box_diff_px", "max|dbox|", "{:>9.1e}"), ("peak_mb", "peak MB", "{:>8}"))
 
 
 def _print_table(result: dict) -> None:
@@ -205,11 +232,13 @@ def _print_table(result: dict) -> None:
           f"{result['omp_wait_policy']}), {result['width']}x"
           f"{result['height']} {result['thermal']}, {result['iters']} interleaved iters after {result['warmup']} "
           "warmup; times are medians in ms; x = speedup against the first arm; dets/same/max|dbox| = parity "
-          "with the first arm")
+          "with the first arm; peak MB = torch CUDA allocator peak (not onnxruntime's), or the process's peak "
+          "RSS when a single CPU arm runs")
     widths = [int(re.search(r">(\d+)", fmt).group(1)) for _, _, fmt in _COLUMNS]
     print(" ".join(f"{title:>{w}}" for (_, title, _), w in zip(_COLUMNS, widths)))
     for row in result["rows"]:
-        print(" ".join(fmt.format(row[key]) for key, _, fmt in _COLUMNS))
+        print(" ".join(fmt.format(row[key] if key != "peak_mb" or row[key] is None else round(row[key]))
+                       if row[key] is not None else f"{'-':>8}" for key, _, fmt in _COLUMNS))
     for row in result["rows"]:
         print(f"  {row['arm']}: {row['describe']}")
     print(f"goal: {result['goal']}")
