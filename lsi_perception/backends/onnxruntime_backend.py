@@ -96,6 +96,8 @@ def resolve_placement(device: str | torch.device, precision: str, provider: str)
             use_cuda = gpu_ep
         device = "cuda" if use_cuda else "cpu"
     dev = resolve_device(device)
+    if dev.type == "cuda" and dev.index is None:  # one index for torch's tensors and the provider's device_id
+        dev = torch.device("cuda", torch.cuda.current_device())
     if provider == "auto":
         provider = "cuda" if dev.type == "cuda" else "cpu"
         _check_available(provider, have)
@@ -180,7 +182,7 @@ class OnnxRuntimeBackend:
         n = (-(-h // self.stride)) * (-(-w // self.stride))
         scores = torch.empty((b, n, self.num_classes), dtype=torch.float32, device=self.device)
         boxes = torch.empty((b, n, 4), dtype=torch.float32, device=self.device)
-        index = self.device.index if self.device.index is not None else torch.cuda.current_device()
+        index = self.device.index
         binding = self._session.io_binding()
         for name, t in zip((*INPUT_NAMES, *OUTPUT_NAMES), (rgb, thermal, scores, boxes)):
             bind = binding.bind_input if name in INPUT_NAMES else binding.bind_output
@@ -198,7 +200,7 @@ class OnnxRuntimeBackend:
         self._session = None
 
     def _providers(self) -> list:
-        index = self.device.index if self.device.index is not None else 0
+        index = self.device.index or 0
         cuda = (EP_NAMES["cuda"], {"device_id": index})
         if self.provider == "cpu":
             return [EP_NAMES["cpu"]]
