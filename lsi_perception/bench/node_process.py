@@ -11,7 +11,9 @@ load, from the median of the per-pair differences (``ratio_paired``).
 Where the node's time goes is read from the node's own /diagnostics (medians over the run): its
 inference (``Detector.predict`` inside the node), its own decode + publish, and its end_to_end (pair
 complete in the sync callback -> detections published, so including the wait for the inference
-thread). The rest of the round trip is transport both ways plus the executor wake-ups.
+thread). The rest of the round trip is transport both ways plus the executor wake-ups. A third arm, also
+interleaved, sends the same pairs to ``bench/echo_node.py`` (same topics and QoS, no model, replies
+with the header): its round trip is the floor of moving these images across processes.
 
 Large frames between processes need a Fast DDS shared-memory segment larger than the default 512 KB:
 ``config/fastdds_large_frames.xml`` is set for both processes (see ``large_frame_dds_env``) unless
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 
 NODE_NAMESPACE = "/bench_xp"
+ECHO_NAMESPACE = "/bench_echo"
 _FASTDDS_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 
 
@@ -67,6 +70,39 @@ def _timed(fn, *args) -> float:
     t0 = time.perf_counter()
     fn(*args)
     return time.perf_counter() - t0
+
+
+def _echo_client(namespace: str):
+    """Publishers like DetectorClient's, to the echo node, and a record of its replies (perf_counter times)."""
+    from rclpy.node import Node
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+
+    node = Node("lsi_bench_echo_client", namespace=namespace)
+    reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    node.rgb_pub = node.create_publisher(Image, "rgb/image_raw", reliable)
+    node.thermal_pub = node.create_publisher(Image, "thermal/image_raw", reliable)
+    node.cond, node.replies = threading.Condition(), []
+
+    def on_echo(msg: Header) -> None:
+        with node.cond:
+            node.replies.append(time.perf_counter())
+            node.cond.notify_all()
+
+    node.create_subscription(Header, "echo", on_echo, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    return node
+
+
+def _echo_round_trip(echo, rgb_msg, thermal_msg, timeout: float) -> float | None:
+    before = len(echo.replies)
+    t0 = time.perf_counter()
+    echo.rgb_pub.publish(rgb_msg)
+    echo.thermal_pub.publish(thermal_msg)
+    with echo.cond:
+        if not echo.cond.wait_for(lambda: len(echo.replies) > before, timeout):
+            return None
+    return echo.replies[-1] - t0
 
 
 def _round_trip(client, rgb_msg, thermal_msg, timeout: float) -> float | None:
@@ -117,48 +153,60 @@ def run_cross_process(args: argparse.Namespace) -> dict:
         detector.predict(rgb, th)
     log = open(Path(args.out) / "bench_node_process.log", "w")  # noqa: SIM115 (closed below)
     node = subprocess.Popen(_node_command(checkpoint, args), env=node_env, stdout=log, stderr=subprocess.STDOUT)
+    echo_proc = subprocess.Popen([sys.executable, "-m", "lsi_perception.bench.echo_node", "--ros-args", "-r",
+                                  f"__ns:={ECHO_NAMESPACE}"], env=node_env, stdout=log, stderr=subprocess.STDOUT)
     rclpy.init()
     client = DetectorClient("lsi_bench_publisher", namespace=NODE_NAMESPACE, overlay=False)
+    echo = _echo_client(ECHO_NAMESPACE)
     executor = SingleThreadedExecutor()
     executor.add_node(client)
+    executor.add_node(echo)
     spin = threading.Thread(target=executor.spin, daemon=True)
     spin.start()
-    bare, node_ms, lost = [], [], 0
+    bare, node_ms, echo_ms, lost = [], [], [], 0
     try:
         client.wait_for_subscribers(timeout=args.start_timeout)
         if not client.wait_until(lambda: bool(client.label_info), args.start_timeout):
             raise RuntimeError(f"the node did not become active within {args.start_timeout} s; see {log.name}")
+        deadline = time.monotonic() + args.start_timeout
+        while echo.rgb_pub.get_subscription_count() == 0 or echo.thermal_pub.get_subscription_count() == 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the echo node did not subscribe within {args.start_timeout} s; see {log.name}")
+            time.sleep(0.05)
         warm = 3
         for i in range(args.pairs + warm):
             rm, tm = msgs[i % len(msgs)]
             rgb, th = frames[i % len(frames)]
             stamp = (i + 1) * 100_000_000
             rm.header.stamp = tm.header.stamp = type(rm.header.stamp)(sec=stamp // 10**9, nanosec=stamp % 10**9)
-            # Alternate which arm goes first, so neither always runs right after the other process worked.
-            if i % 2:
-                t_node = _round_trip(client, rm, tm, args.frame_timeout)
-                t_bare = _timed(detector.predict, rgb, th)
-            else:
-                t_bare = _timed(detector.predict, rgb, th)
-                t_node = _round_trip(client, rm, tm, args.frame_timeout)
+            # Rotate which arm goes first, so none always runs right after another process worked.
+            arms = {"bare": (_timed, (detector.predict, rgb, th)),
+                    "node": (_round_trip, (client, rm, tm, args.frame_timeout)),
+                    "echo": (_echo_round_trip, (echo, rm, tm, args.frame_timeout))}
+            order = list(arms)[i % 3:] + list(arms)[:i % 3]
+            t = {name: arms[name][0](*arms[name][1]) for name in order}
             if i < warm:
                 continue
-            if t_node is None:
+            if t["node"] is None:
                 lost += 1
                 continue
-            bare.append(t_bare * 1e3)
-            node_ms.append(t_node * 1e3)
+            bare.append(t["bare"] * 1e3)
+            node_ms.append(t["node"] * 1e3)
+            if t["echo"] is not None:
+                echo_ms.append(t["echo"] * 1e3)
         time.sleep(1.2)  # one more diagnostics period (1 s), so its window holds the last pairs
         values = _latest_node_values(client)
     finally:
         executor.shutdown(timeout_sec=2.0)
         client.destroy_node()
+        echo.destroy_node()
         rclpy.try_shutdown()
-        node.terminate()
-        try:
-            node.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            node.kill()
+        for proc in (node, echo_proc):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         log.close()
 
     def med(xs: list[float]) -> float:
@@ -183,13 +231,15 @@ def run_cross_process(args: argparse.Namespace) -> dict:
         "node_sync_to_publish_ms_p50": node_e2e,
         "node_queue_wait_ms_p50": node_e2e - node_inf - node_own,
         "transport_and_wakeups_ms_p50": med(node_ms) - node_e2e,
+        "echo_round_trip_ms_p50": med(echo_ms), "echo_arrived": len(echo_ms),
         "node_inference_minus_bare_ms": node_inf - med(bare),
         "bare_ms": [round(x, 2) for x in bare], "node_ms": [round(x, 2) for x in node_ms],
+        "echo_ms": [round(x, 2) for x in echo_ms],
     }
     print(f"bench node, cross-process ({result['backend']}, {result['image']}, {args.pairs} pairs, "
           f"{len(node_ms)} arrived; node log {log.name})")
     for key, value in result.items():
-        if key not in ("bare_ms", "node_ms"):
+        if key not in ("bare_ms", "node_ms", "echo_ms"):
             print(f"  {key:34s} {value:.2f}" if isinstance(value, float) else f"  {key:34s} {value}")
     if node_ms:
         print(f"  spread: bare p90 {np.percentile(bare, 90):.1f} ms, node p90 {np.percentile(node_ms, 90):.1f} ms")
