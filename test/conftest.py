@@ -38,11 +38,11 @@ def kaist_eval_dir() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def onnx_cache_dir(tmp_path_factory) -> Path:
-    """A per-session user cache (XDG_CACHE_HOME, inherited by node subprocesses): ONNX exports of the
-    session's checkpoints are made once and shared, and never land in the real ~/.cache."""
+    """A per-session lsi_perception cache (LSI_PERCEPTION_CACHE_DIR, inherited by node subprocesses): ONNX
+    exports of the session's checkpoints are made once and shared, and never land in the real ~/.cache."""
     from lsi_perception.backends.onnx_cache import default_cache_dir
 
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg_cache"))
+    os.environ["LSI_PERCEPTION_CACHE_DIR"] = str(tmp_path_factory.mktemp("lsi_cache"))
     return default_cache_dir()
 
 

@@ -102,7 +102,7 @@ def test_cache_falls_back_next_to_the_checkpoint_and_rehashes_changed_content(tm
     monkeypatch.setattr("lsi_perception.export.export_onnx", fake_export)
     blocked = tmp_path / "not_a_dir"
     blocked.write_text("a file where the cache directory should be")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setenv("LSI_PERCEPTION_CACHE_DIR", str(blocked))
     ckpt = tmp_path / "model.safetensors"
     ckpt.write_bytes(b"weights v1")
     settings = ExportSettings(opset=17, height=128, width=160)

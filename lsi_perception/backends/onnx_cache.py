@@ -6,8 +6,8 @@ exporting it on first use. The file name carries a digest of (checkpoint SHA-256
 format, torch version), so a retrained checkpoint at the same path, another opset or a new exporter
 never reuses a stale file.
 
-Where: ``cache_dir`` when given; else the user cache ``$XDG_CACHE_HOME/lsi_perception/onnx`` (default
-``~/.cache/lsi_perception/onnx``); when that is not writable, ``.lsi_onnx_cache/`` next to the
+Where: ``cache_dir`` when given; else ``$LSI_PERCEPTION_CACHE_DIR/onnx`` when that is set; else the
+user cache ``$XDG_CACHE_HOME/lsi_perception/onnx`` (default ``~/.cache/lsi_perception/onnx``); when that is not writable, ``.lsi_onnx_cache/`` next to the
 checkpoint. Writes are atomic (temporary file + rename), so processes sharing a cache never read a
 half-written model.
 """
@@ -36,7 +36,10 @@ class ExportSettings:
 
 
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/lsi_perception/onnx``, falling back to ``~/.cache/lsi_perception/onnx``."""
+    """``$LSI_PERCEPTION_CACHE_DIR/onnx``, else ``$XDG_CACHE_HOME/lsi_perception/onnx``, else
+    ``~/.cache/lsi_perception/onnx``."""
+    if os.environ.get("LSI_PERCEPTION_CACHE_DIR"):
+        return Path(os.environ["LSI_PERCEPTION_CACHE_DIR"]) / "onnx"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "lsi_perception" / "onnx"
 
