@@ -32,14 +32,21 @@ OUTPUT_NAMES = ("scores", "boxes")
 
 
 class DenseDetector(nn.Module):
-    """The network followed by ``dense_predictions`` (the part of decoding before NMS)."""
+    """The network followed by ``dense_predictions`` (the part of decoding before NMS).
 
-    def __init__(self, net: nn.Module, iou_map_power: float) -> None:
+    With ``half`` the (already .half()'d) network runs in fp16 between float32 inputs and float32
+    outputs, so an fp16 graph has the same interface as an fp32 one.
+    """
+
+    def __init__(self, net: nn.Module, iou_map_power: float, half: bool = False) -> None:
         super().__init__()
         self.net = net
         self.iou_map_power = float(iou_map_power)
+        self.half_precision = half
 
     def forward(self, rgb: torch.Tensor, thermal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.half_precision:
+            rgb, thermal = rgb.half(), thermal.half()
         outputs = self.net(rgb, thermal)
         return dense_predictions(outputs, self.iou_map_power)
 
@@ -56,18 +63,29 @@ def export_size(meta: CheckpointMeta, height: int | None = None, width: int | No
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = DEFAULT_OPSET, dynamic: bool = True,
-                height: int | None = None, width: int | None = None) -> Path:
+                height: int | None = None, width: int | None = None, precision: str = "fp32") -> Path:
     """Export ``checkpoint`` to ``out`` (.onnx); see the module docstring for inputs and outputs.
 
     The trace runs at ``height`` x ``width`` (default: the checkpoint's input size); with ``dynamic``
-    the batch and spatial axes stay symbolic, so any multiple of 32 works at run time.
+    the batch and spatial axes stay symbolic, so any multiple of 32 works at run time. ``precision``
+    "fp16" stores the network in fp16 (inputs and outputs stay float32; for GPU runtimes; the trace
+    runs on CUDA, so it needs a CUDA device).
     """
     import onnx
 
+    if precision not in ("fp32", "fp16"):
+        raise ValueError(f"precision={precision!r} must be 'fp32' or 'fp16' for an ONNX export")
     net, meta = build_model_from_checkpoint(checkpoint)
-    model = DenseDetector(net, meta.inference.iou_map_power).eval()
+    model = DenseDetector(net, meta.inference.iou_map_power, half=precision == "fp16").eval()
+    device = torch.device("cpu")
+    if precision == "fp16":
+        if not torch.cuda.is_available():
+            raise RuntimeError("an fp16 ONNX export traces the network on CUDA, and CUDA is not available; "
+                               "export fp32 (TensorRT can still run it in fp16)")
+        device = torch.device("cuda")
+        model = model.to(device).half()
     h, w = export_size(meta, height, width)
-    example = (torch.zeros(1, 3, h, w), torch.zeros(1, 1, h, w))
+    example = (torch.zeros(1, 3, h, w, device=device), torch.zeros(1, 1, h, w, device=device))
     dynamic_axes = None
     if dynamic:
         dynamic_axes = {
@@ -92,6 +110,17 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = DEFAULT_OP
     entry.key, entry.value = "lsi_perception.outputs", "scores [B,N,C] ranking score; boxes [B,N,4] xyxy network-input pixels; no NMS"
     onnx.save(proto, str(out))
     return out
+
+
+def read_onnx_meta(path: str | Path) -> CheckpointMeta:
+    """The checkpoint metadata an ``export_onnx`` file carries (ValueError when it has none)."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    props = {p.key: p.value for p in proto.metadata_props}
+    if META_KEY not in props:
+        raise ValueError(f"{path} has no {META_KEY} metadata: export it with `lsi export` (or give the .safetensors)")
+    return CheckpointMeta.from_json(props[META_KEY], source=str(path))
 
 
 def onnx_parity(onnx_path: str | Path, checkpoint: str | Path, height: int, width: int, batch: int = 1,

@@ -3,30 +3,36 @@ image pair (used by the ROS node, the bag tools, evaluation and the demo). No RO
 
     det = Detector.from_checkpoint("model.safetensors")          # CUDA if present, else CPU
     dets = det.predict(rgb_uint8_hxwx3, thermal_uint8_or_uint16)  # boxes in RGB pixel coordinates
+    det = Detector.from_checkpoint("model.safetensors", backend="onnxruntime")   # same, via ONNX Runtime
 
 Preprocessing follows the checkpoint's ``PreprocessConfig`` (see ``lsi_perception.imaging``): thermal to
 [0, 1] and any resize run in numpy on the host; normalization, padding and batching run on the device
 (same formula as ``imaging.normalize_pair``, which training uses), so only uint8/float images cross the
-bus. On CUDA the model runs under fp16/bf16 autocast in channels_last; on CPU in fp32.
+bus. The network (+ dense decoding) is the only backend-specific step (``lsi_perception.backends``:
+torch, or onnxruntime with the CPU/CUDA/TensorRT provider); thresholding, top-k and class-wise NMS
+(``model.decode.select_detections``) and the letterbox mapping back are shared. With torch on CUDA the
+model runs under fp16/bf16 autocast in channels_last; on CPU in fp32.
 """
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from lsi_perception.checkpoint import CheckpointMeta, build_model_from_checkpoint
+from lsi_perception.backends import BACKENDS, NetworkBackend, check_backend_name
+from lsi_perception.backends.torch_backend import PRECISIONS, TorchBackend, resolve_device, resolve_precision
+from lsi_perception.checkpoint import CheckpointMeta, build_model_from_checkpoint, read_checkpoint_meta
 from lsi_perception.imaging import Letterbox, check_pair, letterbox, resize_to, thermal_to_unit
-from lsi_perception.model.decode import decode
+from lsi_perception.model.decode import select_detections
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-_AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+__all__ = ["BACKENDS", "PRECISIONS", "Detections", "Detector", "resolve_device", "resolve_precision"]
+
 
 
 @dataclass
@@ -59,67 +65,67 @@ class Detections:
         return out
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" -> CUDA when available, else CPU. An explicit CUDA device that is not present is an error."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device {str(device)!r} requested but CUDA is not available; use device='cpu' or 'auto'")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise RuntimeError(f"device {str(device)!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
-    elif dev.type != "cpu":
-        raise RuntimeError(f"device {str(device)!r} is not supported; use 'auto', 'cpu' or 'cuda[:N]'")
-    return dev
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto" -> bf16 on CUDA GPUs that support it, else fp16 on CUDA, fp32 on CPU."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r} must be one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        if device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "fp32"
-    if precision == "fp16" and device.type != "cuda":
-        raise ValueError("precision='fp16' needs a CUDA device; use 'fp32' (or 'bf16') on CPU")
-    return precision
-
-
 class Detector:
     """Run the detector on RGB + thermal pairs. See the module docstring.
 
-    Attributes: ``class_names``, ``device``, ``precision``, ``meta`` (CheckpointMeta), ``inference``
-    (InferenceConfig; score_threshold / nms_iou / max_detections may be changed between calls) and
-    ``last_timings_ms`` ({"preprocess", "model", "decode", "total"} of the last call).
+    Attributes: ``class_names``, ``device``, ``precision``, ``backend`` (the ``NetworkBackend`` running the
+    network), ``meta`` (CheckpointMeta), ``inference`` (InferenceConfig; score_threshold / nms_iou /
+    max_detections / pre_nms_topk may be changed between calls; iou_map_power is fixed at construction)
+    and ``last_timings_ms`` ({"preprocess", "model", "decode", "total"} of the last call; "model" is the
+    backend's call: network + dense decoding).
     """
 
-    def __init__(self, model: nn.Module, meta: CheckpointMeta, device: str | torch.device = "auto",
+    def __init__(self, model: nn.Module | NetworkBackend, meta: CheckpointMeta, device: str | torch.device = "auto",
                  precision: str = "auto", channels_last: bool | None = None, compile: bool | str = False) -> None:
+        """``model``: an ``LSIDetectorNet`` (run by the torch backend with ``device``, ``precision``,
+        ``channels_last``, ``compile``) or a ready backend (those four arguments are then unused)."""
         self.meta = meta
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
+        if isinstance(model, nn.Module):
+            model = TorchBackend(model, meta.inference.iou_map_power, device=device, precision=precision,
+                                 channels_last=channels_last, compile=compile)
+        self.backend: NetworkBackend = model
+        self.device: torch.device = model.device
+        self.precision: str = model.precision
+        self.channels_last = model.channels_last
         self.class_names: tuple[str, ...] = meta.class_names
         self.inference = replace(meta.inference)
         self.preprocess = meta.preprocess
-        self.channels_last = (self.device.type == "cuda") if channels_last is None else channels_last
-        model = model.eval().to(self.device)
-        if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        self._model: nn.Module | None = model
-        self._forward = torch.compile(model, mode=compile if isinstance(compile, str) else None) if compile else model
         p = self.preprocess
         self._rgb_mean = torch.tensor(p.rgb_mean, device=self.device).view(1, 3, 1, 1) * 255.0
         self._rgb_inv_std = 1.0 / (torch.tensor(p.rgb_std, device=self.device).view(1, 3, 1, 1) * 255.0)
         self.last_timings_ms: dict[str, float] = {}
-        self._preprocess_ms = self._model_ms = 0.0
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto", precision: str = "auto",
+                        backend: str = "torch", backend_options: Mapping[str, Any] | None = None,
                         **kwargs) -> Detector:
-        net, meta = build_model_from_checkpoint(path)
-        return cls(net, meta, device=device, precision=precision, **kwargs)
+        """Load ``path`` and run it with ``backend`` ("torch" or "onnxruntime").
+
+        torch: ``kwargs`` / ``backend_options`` may hold ``channels_last`` and ``compile``.
+        onnxruntime: ``backend_options`` are ``backends.onnxruntime_backend.OrtOptions`` (provider cpu |
+        cuda | tensorrt, threads, cache_dir, ...); the export is cached by checkpoint content. ``path``
+        may also be an .onnx file written by ``lsi export`` (its metadata holds the checkpoint's).
+        """
+        check_backend_name(backend)
+        if backend == "torch":
+            options = dict(backend_options or {})
+            unknown = sorted(set(options) - {"channels_last", "compile"})
+            if unknown:
+                raise ValueError(f"unknown torch backend option(s) {unknown}; known: channels_last, compile")
+            net, meta = build_model_from_checkpoint(path)
+            return cls(net, meta, device=device, precision=precision, **{**options, **kwargs})
+        if kwargs:
+            raise ValueError(f"{sorted(kwargs)} apply to the torch backend only; onnxruntime takes backend_options")
+        from lsi_perception.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+        path = Path(path)
+        if path.suffix == ".onnx":
+            from lsi_perception.export import read_onnx_meta
+
+            meta = read_onnx_meta(path)
+            return cls(OnnxRuntimeBackend(path, meta, device, precision, backend_options), meta)
+        meta = read_checkpoint_meta(path)
+        return cls(OnnxRuntimeBackend.from_checkpoint(path, meta, device, precision, backend_options), meta)
 
     # ------------------------------------------------------------------ public API
 
@@ -135,76 +141,55 @@ class Detector:
         if not rgbs:
             return []
         t0 = time.perf_counter()
-        outputs, lbs = self._run_network(rgbs, thermals, rgb_order)
-        self._check_finite(outputs)
+        rgb_t, th_t, lbs = self._preprocess(rgbs, thermals, rgb_order)
+        t1 = time.perf_counter()
+        scores, boxes = self.backend.dense(rgb_t, th_t)
+        _check_finite(scores, boxes, self.describe())
         t2 = time.perf_counter()
         with torch.inference_mode():
-            per_image = decode(outputs, self.inference)
+            per_image = select_detections(scores, boxes, self.inference)
             results = [self._to_detections(d, lb) for d, lb in zip(per_image, lbs)]
         t3 = time.perf_counter()
-        self.last_timings_ms = {"preprocess": self._preprocess_ms, "model": self._model_ms,
+        self.last_timings_ms = {"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3,
                                 "decode": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
         return results
 
     def dense_maps(self, rgbs: Sequence[np.ndarray | None], thermals: Sequence[np.ndarray | None], *,
                    rgb_order: str = "rgb") -> tuple[dict, list[Letterbox]]:
         """The raw network outputs for a batch (float32, on the CPU) and each image's letterbox: for
-        debugging, visualizing score/IoU maps and precision checks. Maps are in network-input cells."""
+        debugging, visualizing score/IoU maps and precision checks. Maps are in network-input cells.
+        Torch backend only (the ONNX graph ends at ranking scores and boxes)."""
         self._check_batch(rgbs, thermals, rgb_order)
         if not rgbs:
             raise ValueError("dense_maps needs at least one image pair")
-        outputs, lbs = self._run_network(rgbs, thermals, rgb_order)
+        if not isinstance(self.backend, TorchBackend):
+            raise ValueError(f"dense_maps needs backend='torch' (the {self.backend.name} graph ends at ranking "
+                             "scores and boxes)")
+        rgb_t, th_t, lbs = self._preprocess(rgbs, thermals, rgb_order)
+        outputs = self.backend.maps(rgb_t, th_t)
         return {k: (v.float().cpu() if isinstance(v, torch.Tensor) else v) for k, v in outputs.items()}, lbs
 
     def warmup(self, height: int = 512, width: int = 640) -> None:
         """One prediction on a blank pair (cuDNN autotuning, compile, allocator) before real traffic."""
         self.predict(np.zeros((height, width, 3), np.uint8), np.zeros((height, width), np.uint8))
 
+    def describe(self) -> str:
+        """One line for logs: backend, device or execution provider, precision."""
+        return self.backend.describe()
+
     def release(self) -> None:
         """Drop the network and free its (GPU) memory; the Detector cannot predict afterwards."""
-        self._model = None
-        self._forward = None
-        gc.collect()
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
+        self.backend.release()
 
     # ------------------------------------------------------------------ steps
 
     def _check_batch(self, rgbs, thermals, rgb_order: str) -> None:
-        if self._model is None:
+        if self.backend.released:
             raise RuntimeError("this Detector was released; build a new one with Detector.from_checkpoint")
         if len(rgbs) != len(thermals):
             raise ValueError(f"got {len(rgbs)} rgb images but {len(thermals)} thermal images")
         if rgb_order not in ("rgb", "bgr"):
             raise ValueError(f"rgb_order={rgb_order!r} must be 'rgb' or 'bgr'")
-
-    def _run_network(self, rgbs, thermals, rgb_order: str) -> tuple[dict, list[Letterbox]]:
-        """Preprocess + forward (synchronized on CUDA so the timers are honest)."""
-        t0 = time.perf_counter()
-        rgb_t, th_t, lbs = self._preprocess(rgbs, thermals, rgb_order)
-        t1 = time.perf_counter()
-        with torch.inference_mode(), self._autocast():
-            outputs = self._forward(rgb_t, th_t)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self._preprocess_ms = (t1 - t0) * 1e3
-        self._model_ms = (time.perf_counter() - t1) * 1e3
-        return outputs, lbs
-
-    def _check_finite(self, outputs: dict) -> None:
-        """NaN / inf network outputs fail every score threshold and would read as "no detections":
-        raise instead (RuntimeError, as for other inference failures)."""
-        bad = [k for k in ("score_logits", "iou_logits", "box_ltrb")
-               if isinstance(outputs.get(k), torch.Tensor) and not bool(torch.isfinite(outputs[k]).all())]
-        if bad:
-            raise RuntimeError(
-                f"the network produced NaN or inf in {', '.join(bad)} ({self.precision} on {self.device}): no "
-                "trustworthy detections for this input; if it repeats, try precision fp32 or check the checkpoint")
-
-    def _autocast(self):
-        if self.precision == "fp32":
-            return torch.autocast(self.device.type, enabled=False)
-        return torch.autocast(self.device.type, dtype=_AUTOCAST_DTYPES[self.precision])
 
     def _prepare_host(self, rgb: np.ndarray | None, thermal: np.ndarray | None, rgb_order: str
                       ) -> tuple[np.ndarray | None, np.ndarray | None, Letterbox]:
@@ -242,3 +227,13 @@ class Detector:
         boxes = lb.to_original(det["boxes"].float().cpu().numpy())
         return Detections(boxes=boxes, scores=det["scores"].float().cpu().numpy().astype(np.float32),
                           class_ids=det["labels"].cpu().numpy().astype(np.int64), class_names=self.class_names)
+
+
+def _check_finite(scores: torch.Tensor, boxes: torch.Tensor, backend: str) -> None:
+    """NaN / inf network outputs fail every score threshold and would read as "no detections": raise instead
+    (RuntimeError, as for other inference failures)."""
+    bad = [name for name, t in (("scores", scores), ("boxes", boxes)) if not bool(torch.isfinite(t).all())]
+    if bad:
+        raise RuntimeError(
+            f"the network produced NaN or inf in its {' and '.join(bad)} ({backend}): no trustworthy detections "
+            "for this input; if it repeats, try precision fp32 or check the checkpoint")

@@ -50,6 +50,16 @@ def kaist_eval_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache_dir(tmp_path_factory) -> Path:
+    """A per-session lsi_perception cache (LSI_PERCEPTION_CACHE_DIR, inherited by node subprocesses): ONNX
+    exports of the session's checkpoints are made once and shared, and never land in the real ~/.cache."""
+    from lsi_perception.backends.onnx_cache import default_cache_dir
+
+    os.environ["LSI_PERCEPTION_CACHE_DIR"] = str(tmp_path_factory.mktemp("lsi_cache"))
+    return default_cache_dir()
+
+
 @pytest.fixture(scope="session")
 def random_checkpoint(tmp_path_factory) -> Path:
     """An untrained pvt_v2_b0 checkpoint (128x160 input, low threshold so it still returns boxes),

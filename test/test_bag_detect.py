@@ -63,6 +63,27 @@ def test_bag_detect_matches_detector_predict(dataset, detector, tmp_path, compre
         assert array.header.frame_id == "camera_rgb_optical_frame"
 
 
+def test_bag_detect_cli_onnxruntime_backend_gives_the_torch_detections(dataset, random_checkpoint, tmp_path):
+    from lsi_perception.cli import main as lsi_main
+
+    bag = tmp_path / "in_bag"
+    dataset_to_bag(dataset, bag, FromDatasetConfig(), progress=False)
+    assert lsi_main(["bag", "detect", str(bag), "--checkpoint", str(random_checkpoint), "--out", str(tmp_path / "out"),
+                     "--device", "cpu", "--backend", "onnxruntime", "--execution-provider", "cpu"]) == 0
+    with BagReader(tmp_path / "out") as out:
+        arrays = [m.msg for m in out.messages()]
+    torch_det = Detector.from_checkpoint(random_checkpoint, device="cpu")
+    frames = list_frames(dataset)
+    assert len(arrays) == len(frames)
+    for frame, array in zip(frames, arrays):
+        expected = torch_det.predict(read_rgb(frame.rgb_path), read_thermal(frame.thermal_path))
+        assert len(array.detections) == len(expected) > 0
+        got = np.array([[d.bbox.center.position.x - d.bbox.size_x / 2, d.bbox.center.position.y - d.bbox.size_y / 2]
+                        for d in array.detections])
+        # Random weights score many boxes within float noise of each other: compare as sets (near-ties may swap).
+        np.testing.assert_allclose(np.unique(got, axis=0), np.unique(expected.boxes[:, :2], axis=0), atol=1e-3)
+
+
 def test_bag_detect_reports_mr_from_ground_truth(dataset, detector, tmp_path):
     from lsi_perception.eval import evaluate, load_annotations
 

@@ -184,15 +184,15 @@ def test_non_finite_network_outputs_are_an_error_not_no_detections(random_checkp
     from lsi_perception.inference import Detector
 
     detector = Detector.from_checkpoint(random_checkpoint, device="cpu")
-    forward = detector._forward
+    forward = detector.backend._forward
 
     def nan_forward(rgb, thermal):
         out = forward(rgb, thermal)
         return {**out, "score_logits": torch.full_like(out["score_logits"], float("nan"))}
 
-    detector._forward = nan_forward
+    detector.backend._forward = nan_forward
     rgb, thermal = np.zeros((128, 160, 3), np.uint8), np.arange(128 * 160, dtype=np.uint16).reshape(128, 160)
-    with pytest.raises(RuntimeError, match="NaN or inf in score_logits"):
+    with pytest.raises(RuntimeError, match="NaN or inf in its scores"):
         detector.predict(rgb, thermal)
 
 

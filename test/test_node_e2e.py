@@ -71,6 +71,23 @@ def test_one_detection_array_per_matched_pair_with_rgb_stamp(random_checkpoint, 
         assert_same_detections(m, detector.predict(rgb, thermal))
 
 
+def test_onnxruntime_backend_publishes_the_torch_detections(random_checkpoint, detector):
+    images = [synthetic_pair(H, W, seed=60 + i, thermal_dtype=np.uint16) for i in range(3)]
+    with running_detector(params(random_checkpoint, backend="onnxruntime", execution_provider="cpu"),
+                          namespace="/ort") as (node, client):
+        assert node.detector.backend.name == "onnxruntime"
+        for i, (rgb, thermal) in enumerate(images):
+            client.publish_pair(rgb, thermal, (1_000 + i * 100) * MS)
+            client.wait_for_detections(i + 1, timeout=30)
+        msgs = client.wait_for_detections(3, timeout=5)
+    for m, (rgb, thermal) in zip(msgs, images):
+        boxes, scores, _ = msg_to_xyxy(m)
+        expected = detector.predict(rgb, thermal)
+        assert len(boxes) == len(expected) > 0  # near-tied random scores may swap ranks: compare as sets
+        np.testing.assert_allclose(np.unique(np.round(boxes, 2), axis=0), np.unique(np.round(expected.boxes, 2), axis=0),
+                                   atol=1e-2)
+
+
 def test_compressed_input(random_checkpoint, detector):
     rgb, thermal16 = synthetic_pair(H, W, seed=40, thermal_dtype=np.uint16)
     with running_detector(params(random_checkpoint, image_transport="compressed"), namespace="/comp", compressed=True) as (_, client):

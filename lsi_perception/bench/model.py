@@ -1,47 +1,64 @@
-"""``lsi bench model``: detector latency and peak memory per backbone, batch size and precision variant.
+"""``lsi bench model``: detector latency per backend, backbone, batch size and precision variant.
 
-Every measurement goes through ``Detector.predict_batch`` on synthetic uint8 pairs, so "e2e" is what a
-user gets (host preprocessing + upload + model + decode + NMS) and "model" is the network alone (the
-Detector's own timer, CUDA-synchronized). Weights are random: decoding cost is that of a quiet scene
-(few boxes over the threshold).
+Every measurement goes through ``Detector.predict_batch``, so "e2e" is what a user gets (host
+preprocessing + upload + network + decode + NMS) and "model" is the backend's call alone (network +
+dense decoding, CUDA-synchronized). All arms of a run (backends x variants) are built first and then
+measured interleaved, pair by pair, on the same frames, so they share whatever load the machine has;
+the ratio column is each arm's median against the first arm's (the torch baseline).
 
-CPU runs fp32 only and defaults to very few iterations (the run must stay short on shared cores);
-CUDA runs fp32, fp16, bf16, bf16 + channels_last and bf16 + channels_last + torch.compile
-(mode "reduce-overhead" = CUDA graphs). Goal on an H100/H200-class GPU: two-stream pvt_v2_b2 at
-640x512 under 5 ms per pair end to end.
+Frames: synthetic street scenes with pedestrians (``data.synthetic``), thermal as mono16 by default, so
+a trained checkpoint (``--checkpoint``, e.g. the shipped model) returns real detections; the parity
+columns then say whether every arm found the same boxes as the first (count per pair and largest box
+difference in pixels). Without ``--checkpoint`` each backbone gets a random checkpoint at the
+bench size (decoding cost is that of a quiet scene).
+
+CPU runs fp32 only and few iterations by default (short runs on shared cores). On CUDA the torch arms
+are fp32, fp16, bf16, bf16 + channels_last and bf16 + channels_last + torch.compile ("reduce-overhead"
+= CUDA graphs); the onnxruntime arms are the CUDA EP in fp16 and, when the build has it, the TensorRT
+EP in fp16. Goal on an H100/H200-class GPU: two-stream pvt_v2_b2 at 640x512 under 5 ms per pair e2e.
+Goal on CPU: onnxruntime at least 2x faster e2e than torch for the shipped model at 640x512.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
+import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 GOAL_MS = 5.0
 CUDA_VARIANTS = ("fp32", "fp16", "bf16", "bf16+cl", "bf16+cl+compile")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="torch",
+                        help="comma-separated backends measured side by side: torch, onnxruntime (e.g. torch,onnxruntime)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="measure this checkpoint (e.g. models/lsi_pvt_b0_synthetic.safetensors); default: "
+                             "a random checkpoint per --backbones entry")
     parser.add_argument("--backbones", nargs="+", default=["pvt_v2_b0", "pvt_v2_b2"], help="timm pvt_v2_* names")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=None,
                         help="default: 1 8 on CUDA, 1 on CPU (add 8 for the full CPU table; slow on few cores)")
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--thermal", choices=("mono16", "mono8"), default="mono16", help="thermal frames' encoding")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     parser.add_argument("--variants", nargs="+", default=None,
-                        help=f"CUDA variants (default all: {' '.join(CUDA_VARIANTS)}); CPU always runs fp32")
+                        help=f"torch CUDA variants (default all: {' '.join(CUDA_VARIANTS)}); CPU always runs fp32")
     parser.add_argument("--iters", type=int, default=None, help="timed iterations (default: 3 on CPU, 100 on CUDA)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed iterations (default: 1 on CPU, 20 on CUDA)")
     parser.add_argument("--compile-mode", default="reduce-overhead", help="torch.compile mode for the +compile variant")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads of both backends (torch.set_num_threads; onnxruntime intra-op threads "
+                             "follow torch's count). Default: torch's choice")
 
 
 def _peak_rss_mb() -> float | None:
@@ -61,33 +78,43 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _measure(detector, batch: int, height: int, width: int, warmup: int, iters: int) -> dict:
-    from lsi_perception.testing import synthetic_pair
+def street_frames(n: int, height: int, width: int, thermal: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``n`` consecutive synthetic street frames with pedestrians (thermal uint16 for mono16)."""
+    from lsi_perception.data.synthetic import SyntheticConfig, generate_drive, plan_drives
 
-    pairs = [synthetic_pair(height, width, seed=i) for i in range(batch)]
-    rgbs, ths = [p[0] for p in pairs], [p[1] for p in pairs]
-    cuda = detector.device.type == "cuda"
-    for _ in range(warmup):
-        detector.predict_batch(rgbs, ths)
-    if cuda:
-        torch.cuda.synchronize(detector.device)
-        torch.cuda.reset_peak_memory_stats(detector.device)
-    rss_reset = not cuda and _reset_peak_rss()
-    e2e, model = [], []
-    for _ in range(iters):
-        detector.predict_batch(rgbs, ths)
-        e2e.append(detector.last_timings_ms["total"])
-        model.append(detector.last_timings_ms["model"])
-    row = {
-        "e2e_median_ms": statistics.median(e2e), "e2e_p95_ms": _percentile(e2e, 95),
-        "model_median_ms": statistics.median(model), "model_p95_ms": _percentile(model, 95),
-        "e2e_per_pair_ms": statistics.median(e2e) / batch,
-    }
-    if cuda:
-        row["peak_gpu_mb"] = torch.cuda.max_memory_allocated(detector.device) / 2**20
-    elif rss_reset:
-        row["peak_rss_mb"] = _peak_rss_mb()
-    return row
+    cfg = SyntheticConfig(frames=n, frames_per_drive=n, test_fraction=0.0, height=height, width=width,
+                          day_fraction=0.0, seed=3)
+    out = []
+    for f in generate_drive(cfg, plan_drives(cfg)[0]):
+        th = f.thermal.astype(np.uint16) * np.uint16(257) if thermal == "mono16" else f.thermal
+        out.append((f.rgb, th))
+    return out
+
+
+def _arms(checkpoint: Path, backends: list[str], device: torch.device, args) -> list[tuple[str, object]]:
+    """(label, Detector) for every backend x variant, all built before any timing."""
+    from lsi_perception.backends.onnxruntime_backend import EP_NAMES, available_providers
+    from lsi_perception.inference import Detector
+
+    arms = []
+    cuda = device.type == "cuda"
+    for backend in backends:
+        if backend == "torch":
+            for variant in _variants(device, args.variants):
+                det = Detector.from_checkpoint(checkpoint, device=device, precision=variant.split("+")[0],
+                                               channels_last="+cl" in variant,
+                                               compile=args.compile_mode if "+compile" in variant else False)
+                arms.append((f"torch {variant}", det))
+        elif backend == "onnxruntime":
+            providers = ["cuda"] + (["tensorrt"] if EP_NAMES["tensorrt"] in available_providers() else []) if cuda \
+                else ["cpu"]
+            for provider in providers:
+                det = Detector.from_checkpoint(checkpoint, device=device, backend="onnxruntime",
+                                               backend_options={"provider": provider})
+                arms.append((f"ort {provider} {det.precision}", det))
+        else:
+            raise ValueError(f"unknown backend {backend!r}; choose from torch, onnxruntime")
+    return arms
 
 
 def _variants(device: torch.device, requested: list[str] | None) -> list[str]:
@@ -100,66 +127,118 @@ def _variants(device: torch.device, requested: list[str] | None) -> list[str]:
     return variants
 
 
+def _measure(arms: list[tuple[str, object]], frames: list, batch: int, warmup: int, iters: int) -> list[dict]:
+    """Round-robin over arms for every timed batch; per arm the timings and its parity with arm 0."""
+    import torch
+    batches = [frames[i:i + batch] for i in range(0, len(frames) - batch + 1, batch)]
+    for _ in range(warmup):
+        for _, det in arms:
+            det.predict_batch([p[0] for p in batches[0]], [p[1] for p in batches[0]])
+    timings: list[dict[str, list[float]]] = [{"total": [], "model": [], "preprocess": [], "decode": []} for _ in arms]
+    parity = [{"same_count": True, "max_box_diff_px": 0.0, "detections": 0} for _ in arms]
+    peak_mb = [None] * len(arms)  # CUDA: torch allocator peak per arm; CPU: process peak RSS, single arm only
+    rss = len(arms) == 1 and arms[0][1].device.type == "cpu" and _reset_peak_rss()
+    for it in range(iters):
+        chunk = batches[it % len(batches)]
+        rgbs, ths = [p[0] for p in chunk], [p[1] for p in chunk]
+        ref = None
+        for k, (_, det) in enumerate(arms):
+            cuda = det.device.type == "cuda"
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(det.device)
+            got = det.predict_batch(rgbs, ths)
+            if cuda:
+                peak_mb[k] = max(peak_mb[k] or 0.0, torch.cuda.max_memory_allocated(det.device) / 2**20)
+            for key, values in timings[k].items():
+                values.append(det.last_timings_ms[key])
+            ref = got if ref is None else ref
+            for a, b in zip(ref, got):
+                parity[k]["detections"] += len(b)
+                if len(a) != len(b) or not np.array_equal(a.class_ids, b.class_ids):
+                    parity[k]["same_count"] = False
+                elif len(a):
+                    parity[k]["max_box_diff_px"] = max(parity[k]["max_box_diff_px"], float(np.abs(a.boxes - b.boxes).max()))
+    if rss:
+        peak_mb[0] = _peak_rss_mb()
+    rows = []
+    base = {key: statistics.median(v) for key, v in timings[0].items()}
+    for (label, det), t, par, peak in zip(arms, timings, parity, peak_mb):
+        med = {key: statistics.median(v) for key, v in t.items()}
+        rows.append({
+            "arm": label, "batch": batch, "describe": det.describe(),
+            "e2e_median_ms": med["total"], "e2e_p95_ms": float(np.percentile(t["total"], 95)),
+            "model_median_ms": med["model"], "preprocess_median_ms": med["preprocess"],
+            "decode_median_ms": med["decode"], "e2e_per_pair_ms": med["total"] / batch,
+            "e2e_speedup_vs_first": base["total"] / med["total"], "model_speedup_vs_first": base["model"] / med["model"],
+            "peak_mb": peak, **par,
+        })
+    return rows
+
+
 def run(args: argparse.Namespace) -> dict:
-    from lsi_perception.checkpoint import CheckpointMeta
+    import torch  # OMP_WAIT_POLICY is PASSIVE unless LSI_KEEP_OMP_SPIN=1 (set by the lsi CLI, cpu_threads.py)
+
     from lsi_perception.config import ModelConfig, PreprocessConfig
-    from lsi_perception.inference import Detector, resolve_device
-    from lsi_perception.model import build_model
+    from lsi_perception.inference import resolve_device
+    from lsi_perception.testing import make_random_checkpoint
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
     iters = args.iters or (100 if cuda else 3)
     batch_sizes = args.batch_sizes or ([1, 8] if cuda else [1])
     warmup = args.warmup if args.warmup is not None else (20 if cuda else 1)
+    frames = street_frames(max(8, max(batch_sizes)) * 2, args.height, args.width, args.thermal)
     rows = []
-    for backbone in args.backbones:
-        model_cfg = ModelConfig(backbone=backbone)
-        meta = CheckpointMeta(model=model_cfg, preprocess=PreprocessConfig(input_size=(args.height, args.width)))
-        torch.manual_seed(0)
-        net = build_model(model_cfg).eval()
-        params_m = sum(p.numel() for p in net.parameters()) / 1e6
-        for variant in _variants(device, args.variants):
-            precision = variant.split("+")[0]
-            detector = Detector(net, meta, device=device, precision=precision,
-                                channels_last="+cl" in variant,
-                                compile=args.compile_mode if "+compile" in variant else False)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.checkpoint:
+            checkpoints = [(args.checkpoint.stem, args.checkpoint)]
+        else:
+            checkpoints = [(b, make_random_checkpoint(Path(tmp) / f"{b}.safetensors", model=ModelConfig(backbone=b),
+                                                      preprocess=PreprocessConfig(input_size=(args.height, args.width))))
+                           for b in args.backbones]
+        for name, ckpt in checkpoints:
+            arms = _arms(ckpt, backends, device, args)
             for batch in batch_sizes:
                 t0 = time.perf_counter()
-                row = _measure(detector, batch, args.height, args.width, warmup, iters)
-                row.update(backbone=backbone, params_m=params_m, variant=variant, batch=batch,
-                           device=str(device), wall_s=time.perf_counter() - t0)
-                rows.append(row)
-                print(_format_row(row), flush=True)
-            detector.release()
-            net = net.to("cpu").to(memory_format=torch.contiguous_format)
+                for row in _measure(arms, frames, batch, warmup, iters):
+                    row.update(model=name, wall_s=time.perf_counter() - t0)
+                    rows.append(row)
+            for _, det in arms:
+                det.release()
     device_name = torch.cuda.get_device_name(device) if cuda else "cpu"
     result = {
-        "benchmark": "model", "device": device_name, "torch": torch.__version__,
-        "threads": torch.get_num_threads(), "height": args.height, "width": args.width,
-        "iters": iters, "warmup": warmup, "goal": f"pvt_v2_b2 e2e < {GOAL_MS} ms/pair on H100/H200", "rows": rows,
+        "benchmark": "model", "device": device_name, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "libgomp default"),
+        "height": args.height, "width": args.width, "thermal": args.thermal, "iters": iters, "warmup": warmup,
+        "goal": f"pvt_v2_b2 e2e < {GOAL_MS} ms/pair on H100/H200; CPU: onnxruntime >= 2x torch e2e", "rows": rows,
     }
     _print_table(result)
     return result
 
 
-_COLUMNS = ("backbone", "variant", "batch", "e2e_median_ms", "e2e_p95_ms", "model_median_ms", "model_p95_ms",
-            "e2e_per_pair_ms", "peak_mb")
-
-
-def _format_row(row: dict) -> str:
-    peak = row.get("peak_gpu_mb", row.get("peak_rss_mb"))
-    values = [row["backbone"], row["variant"], row["batch"], row["e2e_median_ms"], row["e2e_p95_ms"],
-              row["model_median_ms"], row["model_p95_ms"], row["e2e_per_pair_ms"], peak]
-    return " ".join(f"{v:>10.1f}" if isinstance(v, float) else f"{'-' if v is None else v!s:>10}" for v in values)
+_COLUMNS = (("model", "model", "{:>22}"), ("arm", "arm", "{:>18}"), ("batch", "batch", "{:>5}"),
+            ("e2e_median_ms", "e2e ms", "{:>8.1f}"), ("e2e_p95_ms", "e2e p95", "{:>8.1f}"),
+            ("preprocess_median_ms", "prep ms", "{:>8.1f}"), ("model_median_ms", "net ms", "{:>8.1f}"),
+            ("decode_median_ms", "dec ms", "{:>7.2f}"), ("e2e_speedup_vs_first", "e2e x", "{:>6.2f}"),
+            ("model_speedup_vs_first", "net x", "{:>6.2f}"), ("detections", "dets", "{:>5}"),
+            ("same_count", "same", "{!s:>5}"), ("max_box_diff_px", "max|dbox|", "{:>9.1e}"), ("peak_mb", "peak MB", "{:>8}"))
 
 
 def _print_table(result: dict) -> None:
-    peak_kind = "GPU allocated" if result["device"] != "cpu" else "process peak RSS"
-    print(f"\nmodel benchmark on {result['device']} ({result['threads']} threads), {result['height']}x{result['width']}, "
-          f"{result['iters']} iters after {result['warmup']} warmup; times in ms, peak_mb = {peak_kind}")
-    print(" ".join(f"{c[:10]:>10}" for c in _COLUMNS))
+    print(f"\nmodel benchmark on {result['device']} ({result['threads']} torch threads, OMP_WAIT_POLICY "
+          f"{result['omp_wait_policy']}), {result['width']}x"
+          f"{result['height']} {result['thermal']}, {result['iters']} interleaved iters after {result['warmup']} "
+          "warmup; times are medians in ms; x = speedup against the first arm; dets/same/max|dbox| = parity "
+          "with the first arm; peak MB = torch CUDA allocator peak (not onnxruntime's), or the process's peak "
+          "RSS when a single CPU arm runs")
+    widths = [int(re.search(r">(\d+)", fmt).group(1)) for _, _, fmt in _COLUMNS]
+    print(" ".join(f"{title:>{w}}" for (_, title, _), w in zip(_COLUMNS, widths)))
     for row in result["rows"]:
-        print(_format_row(row))
+        print(" ".join(fmt.format(row[key] if key != "peak_mb" or row[key] is None else round(row[key]))
+                       if row[key] is not None else f"{'-':>8}" for key, _, fmt in _COLUMNS))
+    for row in result["rows"]:
+        print(f"  {row['arm']}: {row['describe']}")
     print(f"goal: {result['goal']}")

@@ -21,10 +21,23 @@ GOAL_OWN_MS = 3.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: a random pvt_v2_b0 checkpoint")
-    parser.add_argument("--height", type=int, default=256)
-    parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("--height", type=int, default=None, help="default 256 in-process, 512 cross-process")
+    parser.add_argument("--width", type=int, default=None, help="default 320 in-process, 640 cross-process")
     parser.add_argument("--pairs", type=int, default=30, help="timed pairs per measurement")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"), help="Detector backend (both arms)")
+    parser.add_argument("--cross-process", action="store_true",
+                        help="the node as its own process (lsi_detector), 640x512 rgb8 + mono16 frames from this one; "
+                             "see lsi_perception/bench/node_process.py")
+    parser.add_argument("--node-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="cross-process: extra environment of the node process (e.g. OMP_NUM_THREADS=1)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="cross-process: torch threads of this (publishing) process (node: --node-env OMP_NUM_THREADS=N)")
+    parser.add_argument("--no-dds-profile", dest="dds_profile", action="store_false",
+                        help="cross-process: keep Fast DDS defaults (512 KB shared-memory segment) instead of "
+                             "config/fastdds_large_frames.xml")
+    parser.add_argument("--frame-timeout", type=float, default=10.0, help="cross-process: seconds before a pair counts as lost")
+    parser.add_argument("--start-timeout", type=float, default=180.0, help="cross-process: seconds for the node to come up")
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -32,6 +45,13 @@ def _median_ms(samples: list[float]) -> float:
 
 
 def run(args: argparse.Namespace) -> dict:
+    cross = getattr(args, "cross_process", False)
+    args.height = args.height or (512 if cross else 256)
+    args.width = args.width or (640 if cross else 320)
+    if cross:
+        from lsi_perception.bench.node_process import run_cross_process
+
+        return run_cross_process(args)
 
     from lsi_perception.config import PreprocessConfig
     from lsi_perception.inference import Detector
@@ -46,7 +66,7 @@ def run(args: argparse.Namespace) -> dict:
         ckpt = args.checkpoint or make_random_checkpoint(Path(tmp) / "rand.safetensors",
                                                          preprocess=PreprocessConfig(input_size=(h, w)))
         images = [synthetic_pair(h, w, seed=i) for i in range(args.pairs)]
-        detector = Detector.from_checkpoint(ckpt, device=args.device)
+        detector = Detector.from_checkpoint(ckpt, device=args.device, backend=args.backend)
         for rgb, th in images[:3]:
             dets = detector.predict(rgb, th)  # warm-up; its detections feed the message-building cost below
         msgs = [(image_msg(rgb, "rgb8", (i + 1) * 100_000_000), image_msg(th, "mono8", (i + 1) * 100_000_000))
@@ -62,7 +82,8 @@ def run(args: argparse.Namespace) -> dict:
             plumbing.append(time.perf_counter() - t0)
 
         bare, node_times = [], []
-        with ros_context(), running_detector({"checkpoint": str(ckpt), "device": args.device, "warmup_iterations": 3},
+        with ros_context(), running_detector({"checkpoint": str(ckpt), "device": args.device, "backend": args.backend,
+                                              "warmup_iterations": 3},
                                              namespace="/bench", overlay=False) as (node, client):
             node_total = 0.0
             for i, ((rgb, th), (rm, tm)) in enumerate(zip(images, msgs)):

@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from lsi_perception.cpu_threads import prefer_passive_omp_wait
+
+    prefer_passive_omp_wait()  # before anything imports torch: no spinning OpenMP threads on shared cores
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from lsi_perception.backends import BACKENDS, ORT_PROVIDERS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bag", help="rosbag2 tools: dataset -> bag, play with /clock, offline detection")
@@ -107,7 +109,11 @@ def _add_detect(sub) -> None:
     p.add_argument("--slop", type=float, default=d.slop_s, help="pairing tolerance in seconds (node default)")
     p.add_argument("--queue-size", type=int, default=d.queue_size, help="pairing queue per topic (node default)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", default="auto", help="auto | fp32 | fp16 | bf16")
+    p.add_argument("--precision", default="auto", help="auto | fp32 | fp16 | bf16 (bf16: torch only)")
+    p.add_argument("--backend", default="torch", choices=BACKENDS,
+                   help="network runtime (onnxruntime: the checkpoint's cached ONNX export; same pre/post-processing)")
+    p.add_argument("--execution-provider", default="auto", choices=ORT_PROVIDERS,
+                   help="onnxruntime execution provider (auto: cuda on a CUDA device, else cpu)")
     p.add_argument("--score-threshold", type=float, default=None, help="override the checkpoint's threshold")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--salvage", action="store_true", help="process the intact part of a damaged bag")
@@ -123,7 +129,9 @@ def _run_detect(args: argparse.Namespace) -> int:
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist; pass --checkpoint or train the shipped "
                                 "model (lsi train --config config/train_synthetic.yaml)")
-    detector = Detector.from_checkpoint(checkpoint, device=args.device, precision=args.precision)
+    options = {"provider": args.execution_provider} if args.backend == "onnxruntime" else None
+    detector = Detector.from_checkpoint(checkpoint, device=args.device, precision=args.precision, backend=args.backend,
+                                        backend_options=options)
     if args.score_threshold is not None:
         detector.inference.score_threshold = args.score_threshold
     cfg = DetectConfig(rgb_topic=args.rgb_topic, thermal_topic=args.thermal_topic, slop_s=args.slop,
@@ -133,7 +141,7 @@ def _run_detect(args: argparse.Namespace) -> int:
     unpaired = result.rgb_messages - result.pairs
     print(f"wrote {result.out}: {result.pairs} Detection2DArray on {cfg.output_topic} from {result.rgb_messages} RGB / "
           f"{result.thermal_messages} thermal images ({unpaired} RGB images unpaired), "
-          f"{result.pairs_per_second:.2f} pairs/s on {detector.device}")
+          f"{result.pairs_per_second:.2f} pairs/s with {detector.describe()}")
     if result.skipped:
         print(f"skipped {len(result.skipped)} pairs that cannot give trustworthy detections (no output for them); "
               f"first: {result.skipped[0][1]}")

@@ -29,6 +29,9 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def main(args: list[str] | None = None) -> int:
+    from lsi_perception.cpu_threads import prefer_passive_omp_wait
+
+    prefer_passive_omp_wait()  # before the node imports torch: no spinning OpenMP threads on shared cores
     # Before rclpy.init: rclpy's own signal handler wakes the executor and then chains to this one.
     signal.signal(signal.SIGTERM, _on_sigterm)
     rclpy.init(args=args)

@@ -221,7 +221,9 @@ class LsiDetectorNode(LifecycleNode):
                 else "set the checkpoint parameter to an existing .safetensors file"
             raise FileNotFoundError(f"checkpoint {path} does not exist: {hint}")
         t0 = time.perf_counter()
-        detector = Detector.from_checkpoint(path, device=cfg.device, precision=cfg.precision)
+        options = {"provider": cfg.execution_provider} if cfg.backend == "onnxruntime" else None
+        detector = Detector.from_checkpoint(path, device=cfg.device, precision=cfg.precision, backend=cfg.backend,
+                                            backend_options=options)
         if cfg.input_size is not None:
             detector.preprocess = dataclasses.replace(detector.preprocess, input_size=cfg.input_size)
         with self._detector_lock:
@@ -233,8 +235,8 @@ class LsiDetectorNode(LifecycleNode):
             for _ in range(cfg.warmup_iterations):
                 detector.warmup(h, w)
         self.get_logger().info(
-            f"loaded {path} ({detector.meta.model.backbone}, classes {list(detector.class_names)}) on "
-            f"{detector.device} {detector.precision} in {time.perf_counter() - t0:.1f} s; score_threshold "
+            f"loaded {path} ({detector.meta.model.backbone}, classes {list(detector.class_names)}) with "
+            f"{detector.describe()} in {time.perf_counter() - t0:.1f} s; score_threshold "
             f"{detector.inference.score_threshold}, nms_iou {detector.inference.nms_iou}, "
             f"max_detections {detector.inference.max_detections}")
 

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from lsi_perception.backends import BACKENDS, ORT_PROVIDERS
 from lsi_perception.config import InferenceConfig
 
 IMAGE_TRANSPORTS = ("raw", "compressed")
@@ -59,6 +60,10 @@ class NodeConfig:
     # ---- model
     checkpoint: str = _param("", "Detector checkpoint (.safetensors); empty = the package's default model in models/")
     device: str = _param("auto", f"Torch device: {DEVICES_HINT} (auto = CUDA when available, else CPU)")
+    backend: str = _param("torch", "Network runtime: torch, or onnxruntime (the checkpoint's ONNX export, cached by content; "
+                          "same preprocessing and NMS)", choices=BACKENDS)
+    execution_provider: str = _param("auto", "onnxruntime execution provider: auto | cpu | cuda | tensorrt (auto = cuda on "
+                                     "a CUDA device, else cpu); unused with backend torch", choices=ORT_PROVIDERS)
     precision: str = _param("auto", "Inference precision: auto | fp32 | fp16 | bf16 (auto = fp16 on CUDA, fp32 on CPU)",
                             choices=PRECISIONS)
     input_height: int = _param(0, "Network input height in pixels; 0 = the checkpoint's preprocess.input_size", lo=0, hi=8192)
