@@ -18,7 +18,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", _files("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", _files("config/*.yaml")),
+        (f"share/{PACKAGE}/config", _files("config/*.yaml") + _files("config/*.xml")),
         (f"share/{PACKAGE}/models", _files("models/*.safetensors") + _files("models/*.md")),
         (f"share/{PACKAGE}/rviz", _files("rviz/*.rviz")),
         (f"share/{PACKAGE}/fallback_interfaces/vision_msgs/msg", _files("fallback_interfaces/vision_msgs/msg/*.msg")),

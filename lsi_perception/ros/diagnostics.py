@@ -17,6 +17,7 @@ DIAGNOSTIC_KEYS = (
     "state",
     "rgb_rate_hz", "thermal_rate_hz", "paired_rate_hz", "output_rate_hz",
     "rgb_age_s", "thermal_age_s", "rgb_stale", "thermal_stale",
+    "rgb_received", "thermal_received", "paired", "published",
     "sync_unpaired_rgb", "sync_unpaired_thermal", "queue_dropped",
     "inference_ms_p50", "inference_ms_p95", "node_overhead_ms_p50", "node_overhead_ms_p95",
     "end_to_end_ms_p50", "end_to_end_ms_p95",
@@ -37,6 +38,7 @@ class PipelineSnapshot:
     stale: dict[str, bool]  # rgb, thermal
     received: dict[str, int]  # rgb, thermal
     paired: int
+    published: int  # Detection2DArray messages published since configure
     queue_dropped: int
     latency_ms: dict[str, tuple[float, float]]  # inference, node_overhead, end_to_end -> (p50, p95)
     errors: dict[str, int]  # decode, alignment, inference
@@ -63,6 +65,8 @@ def summarize(s: PipelineSnapshot) -> tuple[int, str, dict[str, str]]:
         "paired_rate_hz": _fmt(s.rates_hz["paired"]), "output_rate_hz": _fmt(s.rates_hz["output"]),
         "rgb_age_s": _fmt(s.ages_s["rgb"], 3), "thermal_age_s": _fmt(s.ages_s["thermal"], 3),
         "rgb_stale": str(s.stale["rgb"]).lower(), "thermal_stale": str(s.stale["thermal"]).lower(),
+        "rgb_received": str(s.received["rgb"]), "thermal_received": str(s.received["thermal"]),
+        "paired": str(s.paired), "published": str(s.published),
         "sync_unpaired_rgb": str(max(0, s.received["rgb"] - s.paired)),
         "sync_unpaired_thermal": str(max(0, s.received["thermal"] - s.paired)),
         "queue_dropped": str(s.queue_dropped),

@@ -45,7 +45,14 @@ from lsi_perception.ros.alignment import AlignmentError, ThermalAligner
 from lsi_perception.ros.diagnostics import STATUS_NAME, PipelineSnapshot, summarize
 from lsi_perception.ros.image_codec import ImageDecodeError, as_rgb
 from lsi_perception.ros.messages import detections_to_msg, label_info_msg, rgb_image_msg
-from lsi_perception.ros.node_config import NodeConfig, parameter_fields, runtime_parameters
+from lsi_perception.ros.node_config import (
+    REMOVED_TOPIC_PARAMETERS,
+    RGB_TOPIC,
+    THERMAL_TOPIC,
+    NodeConfig,
+    parameter_fields,
+    runtime_parameters,
+)
 from lsi_perception.ros.overlay import draw_overlay
 from lsi_perception.ros.stats import LatencyWindow, RateMeter
 from lsi_perception.ros.worker_queue import Closed, LatestWinsQueue
@@ -96,6 +103,7 @@ class LsiDetectorNode(LifecycleNode):
             self.declare_parameter(f.name, list(value) if isinstance(value, tuple) else value, descriptor_for(f))
         self.config = self._config_from_parameters()  # raises ValueError naming a bad parameter
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._warn_removed_topic_parameters()
 
         self.detector = None
         self.checkpoint_path: Path | None = None
@@ -121,6 +129,18 @@ class LsiDetectorNode(LifecycleNode):
         cfg = NodeConfig(**values)
         cfg.validate()
         return cfg
+
+    def _warn_removed_topic_parameters(self) -> None:
+        """rgb_topic / thermal_topic were parameters; topics are now chosen by remapping only. A params file
+        or -p still giving them would otherwise be ignored silently."""
+        overrides = getattr(self, "_parameter_overrides", {})  # rclpy: params-file and -p values for this node
+        for name, topic in REMOVED_TOPIC_PARAMETERS.items():
+            if name in overrides:
+                value = overrides[name].value
+                self.get_logger().warning(
+                    f"parameter {name}:={value} is ignored: input topics are chosen by remapping. Use "
+                    f"--ros-args -r {topic}:={value} (launch file: {name}:={value}) and remove {name} from "
+                    "the params file")
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Validate a parameter change: runtime knobs apply at once; the rest only while not active."""
@@ -181,7 +201,7 @@ class LsiDetectorNode(LifecycleNode):
         self._activated_at = time.monotonic()
         self._active = True
         msg_type = CompressedImage if self.config.image_transport == "compressed" else Image
-        topics = self.config.input_topics()
+        topics = self.input_topics()
         self._subs = pairing.PairedSubscriptions(
             self, msg_type, topics, qos_profile_sensor_data, self.config.queue_size, self.config.slop,
             on_message=self._on_message, on_pair=self._on_pair)
@@ -189,6 +209,12 @@ class LsiDetectorNode(LifecycleNode):
             f"active: {topics[0]} + {topics[1]} -> {self.resolve_topic_name('detections')} "
             f"(model {self.checkpoint_path.name} on {self.detector.device}, {self.detector.precision})")
         return result
+
+    def input_topics(self) -> tuple[str, str]:
+        """The fully qualified (rgb, thermal) topics subscribed: RGB_TOPIC / THERMAL_TOPIC after namespace
+        and remapping, ``/compressed`` appended for compressed input (a remap of that name applies too)."""
+        bases = (self.resolve_topic_name(RGB_TOPIC), self.resolve_topic_name(THERMAL_TOPIC))
+        return tuple(self.resolve_topic_name(t) for t in self.config.input_topics(*bases))
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self._stop_pipeline()
@@ -379,6 +405,7 @@ class LsiDetectorNode(LifecycleNode):
             ages_s={k: self._rates[k].age(now) for k in STREAMS},
             stale={k: self._active and self._is_stale(k, now) for k in STREAMS},
             received={k: self._rates[k].count for k in STREAMS}, paired=self._paired,
+            published=self._rates["output"].count,
             queue_dropped=self._queue.dropped if self._queue is not None else 0,
             latency_ms={k: w.percentiles(50, 95) for k, w in self._latency.items()},
             errors=dict(self._errors), missing_modality_policy=self.config.missing_modality,
