@@ -136,3 +136,29 @@ def test_camera_frames_reach_the_node_across_processes(random_checkpoint, tmp_pa
     output = node_log.read_text()
     assert node_rc == 0, output[-3000:]
     assert "DDS: Fast DDS profile" in output and "deprecated" not in output, output[-3000:]
+
+
+def test_leftover_topic_parameter_warns_with_the_remap_and_sigint_exits_zero(tmp_path):
+    """rgb_topic was a parameter before topics became remaps: a params file still setting it gets a warning
+    naming the remap instead of being ignored silently."""
+    params = tmp_path / "old.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    rgb_topic: /cam/color/image_raw\n    autostart: false\n")
+    exe = Path(sys.executable).with_name("lsi_detector")
+    command = [str(exe)] if exe.is_file() else [sys.executable, "-m", "lsi_perception.ros.main"]
+    node = subprocess.Popen([*command, "--ros-args", "--params-file", str(params)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=_default_dds_env())
+    lines = []
+    try:
+        for line in node.stdout:
+            lines.append(line)
+            if "DDS:" in line:  # logged after the parameters were read
+                break
+        node.send_signal(signal.SIGINT)
+        rc = node.wait(timeout=30)
+    finally:
+        if node.poll() is None:
+            node.kill()
+    output = "".join(lines) + node.stdout.read()
+    assert "rgb_topic:=/cam/color/image_raw is ignored" in output
+    assert "-r rgb/image_raw:=/cam/color/image_raw" in output
+    assert rc == 0, output

@@ -139,8 +139,8 @@ class LsiDetectorNode(LifecycleNode):
                 value = overrides[name].value
                 self.get_logger().warning(
                     f"parameter {name}:={value} is ignored: input topics are chosen by remapping. Use "
-                    f"--ros-args -r {topic}:={value} (launch file: {name}:={value}) and remove {name} from "
-                    "the params file")
+                    f"--ros-args -r {topic}:={value} (launch file: {name}:={value}) and drop {name} from the "
+                    "params file or command line")
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Validate a parameter change: runtime knobs apply at once; the rest only while not active."""
