@@ -80,9 +80,37 @@ class Probe:
         raise AssertionError(f"probe: no matching event in {timeout} s; last diagnostics {self.last_diagnostics}; "
                              f"other output {''.join(self.other_output)[-2000:]}")
 
+    def drain(self) -> None:
+        """Forget the events printed so far (diagnostics from before the last action)."""
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return
+            self.discovered |= event["event"] == "discovered"
+
+    def wait_until_settled(self, timeout: float) -> dict:
+        """Diagnostics whose counters account for every pair and stay the same over two consecutive reports."""
+        previous: list[dict] = []
+
+        def settled_twice(event: dict) -> bool:
+            if event["event"] != "diagnostics" or not _settled(event):
+                previous.clear()
+                return False
+            same = bool(previous) and _counters(previous[0]) == _counters(event)
+            previous[:] = [event]
+            return same
+
+        return self.wait_for(settled_twice, timeout)
+
     def finish(self) -> dict:
         self.proc.stdin.close()
         return self.wait_for(lambda e: e["event"] == "done", timeout=30)
+
+
+def _counters(event: dict) -> tuple:
+    v = event["values"]
+    return (event["detections"], *(v[k] for k in ("rgb_received", "thermal_received", "paired", "published")))
 
 
 def _settled(event: dict) -> bool:
@@ -116,7 +144,8 @@ def test_camera_frames_reach_the_node_across_processes(random_checkpoint, tmp_pa
         assert camera.returncode == 0, camera.stdout + camera.stderr
         assert json.loads(camera.stdout.splitlines()[-1])["published"] == PAIRS
 
-        final = probe.wait_for(lambda e: e["event"] == "diagnostics" and _settled(e), timeout=60)
+        probe.drain()
+        final = probe.wait_until_settled(timeout=90)
         done = probe.finish()
     finally:
         if probe.proc.poll() is None:
