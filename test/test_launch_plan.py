@@ -110,12 +110,12 @@ KEY_STYLES = ["/**", "lsi_detector", "/lsi_detector", "/**/lsi_detector", "/robo
 @pytest.mark.ros
 def test_shipped_params_file_applies_under_a_namespace_as_rclpy_reads_it(repo_root):
     rclpy = pytest.importorskip("rclpy")
-    import rclpy.parameter
+    rclpy_parameter = pytest.importorskip("rclpy.parameter")
 
     shipped = str(repo_root / "config" / "lsi_detector.yaml")
     # rclpy's file reader (Jazzy and newer): everything sits in the wildcard section (Jazzy's reader cannot
     # match a namespaced node name against /**, Kilted's can)
-    read = getattr(rclpy.parameter, "parameter_dict_from_yaml_file", None)
+    read = getattr(rclpy_parameter, "parameter_dict_from_yaml_file", None)
     if read is not None:
         assert set(read(shipped, use_wildcard=True)) == set(defaults_as_ros_values())
     # what a node under a namespace actually receives from --params-file (rcl's parser)
