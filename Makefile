@@ -1,15 +1,20 @@
 # lsi_perception: make help lists the targets. Every target sets up .venv on first use.
+# ROS_DISTRO=jazzy selects the ROS 2 Jazzy wheels and their own venv (.venv-jazzy); default Kilted (.venv).
+ifeq ($(ROS_DISTRO),jazzy)
+VENV ?= .venv-jazzy
+else
 VENV ?= .venv
+endif
 PY := $(VENV)/bin/python
 SETUP := tools/setup_venv.sh
 export LSI_VENV := $(abspath $(VENV))
 
-.PHONY: help setup demo test lint bench model experiment clean
+.PHONY: help setup demo test test-ros lint bench model experiment clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-setup:  ## build .venv: torch, timm, ROS 2 Kilted wheels, vision_msgs (idempotent)
+setup:  ## build .venv: torch, timm, ROS 2 Kilted wheels (ROS_DISTRO=jazzy: Jazzy, .venv-jazzy), vision_msgs
 	@bash $(SETUP)
 
 demo: setup  ## synthetic drive -> bag -> lsi_detector node over DDS -> demo_out/
@@ -18,6 +23,9 @@ demo: setup  ## synthetic drive -> bag -> lsi_detector node over DDS -> demo_out
 test: setup  ## the whole test suite (CPU, real ROS 2 over DDS) + lint
 	$(PY) -m ruff check lsi_perception test launch setup.py
 	$(PY) -m pytest
+
+test-ros: setup  ## only the tests over ROS 2 / DDS (marker ros); fails if rclpy does not import
+	LSI_REQUIRE_ROS=1 $(PY) -m pytest -m ros
 
 lint: setup  ## ruff
 	$(PY) -m ruff check lsi_perception test launch setup.py

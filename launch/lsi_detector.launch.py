@@ -1,60 +1,71 @@
 """Launch the lsi_detector node with its params file (and optionally RViz).
 
-    ros2 launch lsi_perception lsi_detector.launch.py rgb_topic:=/cam/color/image_raw \
-        thermal_topic:=/flir/image_raw device:=cuda rviz:=true
+    ros2 launch lsi_perception lsi_detector.launch.py namespace:=robot1 \
+        rgb_topic:=/cam/color/image_raw thermal_topic:=/flir/image_raw device:=cuda rviz:=true
 
-Defaults live in config/lsi_detector.yaml (mirroring lsi_perception/ros/node_config.py); this file only
-passes that YAML plus the arguments you give, so nothing here can drift from the node's defaults.
+Arguments (``ros2 launch lsi_perception lsi_detector.launch.py --show-args``): params_file, namespace,
+checkpoint, device, use_sim_time, autostart, rgb_topic, thermal_topic, rviz. The topic arguments remap the
+node's inputs ``rgb/image_raw`` / ``thermal/image_raw`` (the only way topics are chosen). Defaults live in
+config/lsi_detector.yaml (keyed ``/**`` so it applies under any namespace) and the node's code.
+
+What each argument becomes is decided in lsi_perception/ros/launch_plan.py (no ROS import, tested
+everywhere); this file only turns that plan into launch_ros actions. The processes it starts use the
+package's Fast DDS profile for large frames unless a DDS configuration is already chosen
+(lsi_perception/dds.py). When the detector exits, the launch ends (RViz is never left behind).
 """
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from pathlib import Path
+
+import launch.logging
+from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction
+from launch.events import Shutdown
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
+from lsi_perception.dds import use_large_frames_profile
+from lsi_perception.ros.launch_plan import LAUNCH_ARGUMENTS, PACKAGE, detector_plan, rviz_plan
 
-PACKAGE = "lsi_perception"
-EXECUTABLE = "lsi_detector"
+
+def _end_launch_unless_ending(context, *args, **kwargs):
+    """The detector exited on its own (bad parameters, model missing): end the launch so nothing it started
+    (RViz) is left running. Not when the launch is already ending: a second Shutdown event would make
+    launch_ros shut its ROS adapter down twice and report an error."""
+    if context.is_shutdown:
+        return None
+    return [EmitEvent(event=Shutdown(reason="lsi_detector exited"))]
 
 
-def _detector(context, *args, **kwargs):
-    """The node, with only the overrides that were actually given (empty argument = keep the YAML)."""
-    overrides = {}
-    for name in ("checkpoint", "device"):
-        value = LaunchConfiguration(name).perform(context)
-        if value:
-            overrides[name] = value
-    remappings = []
-    for name, default in (("rgb_topic", "rgb/image_raw"), ("thermal_topic", "thermal/image_raw")):
-        value = LaunchConfiguration(name).perform(context)
-        if value:
-            remappings += [(default, value), (f"{default}/compressed", f"{value}/compressed")]
-    return [LifecycleNode(
-        package=PACKAGE, executable=EXECUTABLE, name="lsi_detector",
-        namespace=LaunchConfiguration("namespace"), output="screen", emulate_tty=True,
-        parameters=[LaunchConfiguration("params_file"), overrides,
-                    {"use_sim_time": LaunchConfiguration("use_sim_time")}],
-        remappings=remappings,
+def _nodes(context, *args, **kwargs):
+    """The detector (and RViz when asked for and installed), from the plan for the given arguments."""
+
+
+    values = {a.name: LaunchConfiguration(a.name).perform(context) for a in LAUNCH_ARGUMENTS}
+    share = Path(FindPackageShare(PACKAGE).perform(context))
+    logger = launch.logging.get_logger("lsi_detector.launch")
+    plan = detector_plan(values, share)
+    for warning in plan.warnings:
+        logger.warning(warning)
+    actions = [LifecycleNode(
+        package=plan.package, executable=plan.executable, name=plan.name, namespace=plan.namespace,
+        parameters=plan.parameters, remappings=plan.remappings, additional_env=plan.env, output="screen",
+        emulate_tty=True,
+        on_exit=OpaqueFunction(function=_end_launch_unless_ending),
     )]
+    rviz, warning = rviz_plan(values, share)
+    if warning:
+        logger.warning(warning)
+    if rviz is not None:
+        actions.append(Node(package=rviz.package, executable=rviz.executable, name=rviz.name,
+                            namespace=rviz.namespace, parameters=rviz.parameters, remappings=rviz.remappings,
+                            arguments=rviz.arguments, output="log"))
+    return actions
 
 
 def generate_launch_description() -> LaunchDescription:
-    share = FindPackageShare(PACKAGE)
+    dds = use_large_frames_profile()  # inherited by every process this launch starts
     return LaunchDescription([
-        DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution([share, "config", "lsi_detector.yaml"]),
-                              description="ROS params file for the node (lsi_detector: ros__parameters: ...)"),
-        DeclareLaunchArgument("checkpoint", default_value="", description="Checkpoint path; empty = the params file's"),
-        DeclareLaunchArgument("device", default_value="", description="auto | cpu | cuda | cuda:N; empty = the params file's"),
-        DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node and its topics"),
-        DeclareLaunchArgument("use_sim_time", default_value="false", description="Use /clock (bag playback)"),
-        DeclareLaunchArgument("rgb_topic", default_value="", description="Remap the RGB input (empty = rgb/image_raw)"),
-        DeclareLaunchArgument("thermal_topic", default_value="",
-                              description="Remap the thermal input (empty = thermal/image_raw)"),
-        DeclareLaunchArgument("rviz", default_value="false", description="Open RViz with the overlay and thermal image"),
-        OpaqueFunction(function=_detector),
-        Node(package="rviz2", executable="rviz2", name="rviz2", output="log",
-             arguments=["-d", PathJoinSubstitution([share, "rviz", "lsi_perception.rviz"])],
-             parameters=[{"use_sim_time": LaunchConfiguration("use_sim_time")}],
-             condition=IfCondition(LaunchConfiguration("rviz"))),
+        *(DeclareLaunchArgument(a.name, default_value=a.default, description=a.description) for a in LAUNCH_ARGUMENTS),
+        LogInfo(msg=dds.description),
+        OpaqueFunction(function=_nodes),
     ])

@@ -33,7 +33,9 @@ from lsi_perception.bag.from_dataset import FromDatasetConfig, dataset_to_bag
 from lsi_perception.bag.reader import BagReader
 from lsi_perception.bag.recorder import Arrival, BagRecorder, header_stamp_ns
 from lsi_perception.bag.typestore import DETECTION_2D_ARRAY, IMAGE, typestore
+from lsi_perception.dds import use_large_frames_profile
 from lsi_perception.resources import default_checkpoint_path
+from lsi_perception.ros.node_config import RGB_TOPIC, THERMAL_TOPIC
 
 
 @dataclass
@@ -136,14 +138,16 @@ def _ros_env() -> dict[str, str]:
 def _lsi_detector_command(checkpoint: Path, cfg: DemoConfig, topics: FromDatasetConfig) -> list[str]:
     exe = Path(sys.executable).with_name("lsi_detector")
     base = [str(exe)] if exe.is_file() else [sys.executable, "-m", "lsi_perception.ros.main"]
-    params = {"rgb_topic": topics.rgb_topic, "thermal_topic": topics.thermal_topic, "checkpoint": str(checkpoint),
-              "use_sim_time": "true", "device": cfg.device}
+    params = {"checkpoint": str(checkpoint), "use_sim_time": "true", "device": cfg.device}
     # The node subscribes with sensor-data QoS (best effort), the right default for live cameras. A bag
-    # replay is lossless and the player publishes reliably: subscribe reliably too, because best-effort
-    # Fast DDS drops most ~1 MB raw frames on one host (fragmented over UDP), which would starve pairing.
+    # replay is meant to be lossless and the player publishes reliably: subscribe reliably too, so every
+    # pair is scored even when this CPU is busy (frames cross processes through the shared memory of the
+    # package's Fast DDS profile, which the player and the node both use).
     for topic in (topics.rgb_topic, topics.thermal_topic):
         params[f"qos_overrides.{topic}.subscription.reliability"] = "reliable"
-    return base + ["--ros-args"] + [a for k, v in params.items() for a in ("-p", f"{k}:={v}")]
+    remaps = {RGB_TOPIC: topics.rgb_topic, THERMAL_TOPIC: topics.thermal_topic}
+    return base + ["--ros-args"] + [a for k, v in params.items() for a in ("-p", f"{k}:={v}")] + \
+        [a for k, v in remaps.items() for a in ("-r", f"{k}:={v}")]
 
 
 def run_demo(cfg: DemoConfig) -> DemoSummary:
@@ -171,6 +175,7 @@ def run_demo(cfg: DemoConfig) -> DemoSummary:
     _say(f"[2/5] writing the rosbag2 {input_bag}")
     written = dataset_to_bag(data_dir, input_bag, topics, progress=cfg.progress)
 
+    _say(use_large_frames_profile().description)  # this process (the recorder) and the node and player it starts
     context = rclpy.Context()
     rclpy.init(context=context)
     node = rclpy.create_node("lsi_demo_recorder", context=context,

@@ -20,7 +20,7 @@ from lsi_perception.ros.worker_queue import Closed, LatestWinsQueue
 
 def test_params_file_mirrors_node_config(repo_root):
     doc = yaml.safe_load((repo_root / "config" / "lsi_detector.yaml").read_text())
-    params = doc["lsi_detector"]["ros__parameters"]
+    params = doc["/**"]["ros__parameters"]
     assert params == defaults_as_ros_values()
 
 
@@ -35,7 +35,7 @@ def test_every_field_has_a_description_and_defaults_validate():
     (dict(score_threshold=1.5), "score_threshold"), (dict(image_transport="theora"), "image_transport"),
     (dict(missing_modality="guess"), "missing_modality"), (dict(device="tpu"), "device"),
     (dict(thermal_to_rgb_homography=[0.0] * 9), "singular"), (dict(thermal_to_rgb_homography=[1.0] * 4), "9 finite"),
-    (dict(input_height=128), "input_width"), (dict(thermal_topic="rgb/image_raw"), "both"),
+    (dict(input_height=128), "input_width"),
 ])
 def test_invalid_config_names_the_field(change, match):
     with pytest.raises(ValueError, match=match):
@@ -45,6 +45,8 @@ def test_invalid_config_names_the_field(change, match):
 def test_compressed_transport_topics():
     cfg = NodeConfig().replace(image_transport="compressed")
     assert cfg.input_topics() == ("rgb/image_raw/compressed", "thermal/image_raw/compressed")
+    assert cfg.input_topics("/cam/color", "/flir") == ("/cam/color/compressed", "/flir/compressed")
+    assert NodeConfig().input_topics("/cam/color", "/flir") == ("/cam/color", "/flir")
 
 
 def test_latest_wins_queue_drops_oldest_and_wakes_on_close():
@@ -89,7 +91,7 @@ def test_rate_meter_and_latency_window():
 def _snapshot(**kw) -> PipelineSnapshot:
     base = dict(state="active", configured=True, rates_hz=dict(rgb=10.0, thermal=10.0, paired=10.0, output=9.0),
                 ages_s=dict(rgb=0.05, thermal=0.05), stale=dict(rgb=False, thermal=False),
-                received=dict(rgb=12, thermal=11), paired=10, queue_dropped=1,
+                received=dict(rgb=12, thermal=11), paired=10, published=8, queue_dropped=1,
                 latency_ms=dict(inference=(20.0, 25.0), node_overhead=(1.0, 2.0), end_to_end=(22.0, 30.0)),
                 errors=dict(decode=0, alignment=0, inference=0), missing_modality_policy="wait", blanked_pairs=0,
                 device="cpu", precision="fp32", model="m.safetensors", sync_implementation="own",
@@ -102,6 +104,8 @@ def test_diagnostics_summary_levels_and_keys():
     level, message, values = summarize(_snapshot())
     assert level == OK and tuple(values) == DIAGNOSTIC_KEYS
     assert values["sync_unpaired_rgb"] == "2" and values["inference_ms_p95"] == "25.00"
+    assert (values["rgb_received"], values["thermal_received"], values["paired"], values["published"]) == \
+        ("12", "11", "10", "8")
     level, message, _ = summarize(_snapshot(stale=dict(rgb=False, thermal=True)))
     assert level == WARN and "thermal stream stale" in message and "wait" in message
     level, message, _ = summarize(_snapshot(stale=dict(rgb=False, thermal=True), missing_modality_policy="blank"))

@@ -1,28 +1,43 @@
 #!/usr/bin/env bash
 # Builds the pip-only ROS 2 + PyTorch environment in .venv (or $LSI_VENV):
-#   1. a venv with the pinned ML stack and the ROS 2 Kilted wheels (requirements/*.txt),
+#   1. a venv with the pinned ML stack and the ROS 2 wheels of $ROS_DISTRO: kilted (default,
+#      requirements/ros.txt, .venv) or jazzy (requirements/ros-jazzy.txt, .venv-jazzy),
 #   2. the wheels' exported CMake files pointed at this machine's Python and numpy headers,
 #   3. the vision_msgs interface package built from fallback_interfaces/ when it does not import,
-#   4. this package installed editable (console scripts lsi, lsi_detector; share/ and ament index).
+#   4. this package installed editable (console scripts lsi, lsi_detector; share/ and ament index, laid
+#      out as colcon --symlink-install does: real folders, each file linked to the checkout).
 # Idempotent: a stamp of the inputs' hash makes a second run with nothing to do return at once.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-VENV=${LSI_VENV:-$ROOT/.venv}
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+DISTRO=${ROS_DISTRO:-kilted}
+case $DISTRO in
+  kilted) ROS_REQUIREMENTS=$ROOT/requirements/ros.txt; DEFAULT_VENV=$ROOT/.venv ;;
+  jazzy) ROS_REQUIREMENTS=$ROOT/requirements/ros-jazzy.txt; DEFAULT_VENV=$ROOT/.venv-jazzy ;;
+  *) log "ROS_DISTRO=$DISTRO: the pip environment exists for kilted (default) and jazzy. Unset ROS_DISTRO or" \
+         "set it to one of them; on a sourced $DISTRO install, build with colcon instead (README)"; exit 1 ;;
+esac
+VENV=${LSI_VENV:-$DEFAULT_VENV}
 PYTHON=${PYTHON:-python3}
 STAMP=$VENV/.lsi-setup-stamp
-
-log() { printf '[setup] %s\n' "$*" >&2; }
+SHARE_ITEMS=(package.xml launch config models rviz fallback_interfaces)
 
 msgs_hash() {
   cat "$ROOT"/fallback_interfaces/vision_msgs/CMakeLists.txt "$ROOT"/fallback_interfaces/vision_msgs/package.xml \
-      "$ROOT"/fallback_interfaces/vision_msgs/msg/*.msg "$ROOT"/requirements/ros.txt | sha256sum | cut -d' ' -f1
+      "$ROOT"/fallback_interfaces/vision_msgs/msg/*.msg "$ROS_REQUIREMENTS" | sha256sum | cut -d' ' -f1
+}
+
+# The checkout's files installed under share/lsi_perception (a new one needs a new link: part of the hash).
+share_files() {
+  (cd "$ROOT" && find "${SHARE_ITEMS[@]}" -type f ! -name '*.pyc' ! -name .gitkeep ! -path '*/__pycache__/*' | sort)
 }
 
 inputs_hash() {
-  cat "$ROOT"/requirements/*.txt "$ROOT"/tools/setup_venv.sh "$ROOT"/setup.py "$ROOT"/setup.cfg \
-      "$ROOT"/fallback_interfaces/vision_msgs/CMakeLists.txt "$ROOT"/fallback_interfaces/vision_msgs/msg/*.msg \
-    | sha256sum | cut -d' ' -f1
+  { cat "$ROOT"/requirements/ml.txt "$ROS_REQUIREMENTS" "$ROOT"/tools/setup_venv.sh "$ROOT"/setup.py "$ROOT"/setup.cfg \
+      "$ROOT"/fallback_interfaces/vision_msgs/CMakeLists.txt "$ROOT"/fallback_interfaces/vision_msgs/msg/*.msg
+    echo "$DISTRO"; share_files; } | sha256sum | cut -d' ' -f1
 }
 
 HASH=$(inputs_hash)
@@ -50,8 +65,8 @@ pip_install() {
   "$VENV/bin/python" -m pip --disable-pip-version-check -q install "$@" 2> >(grep -v "is ignored: it is neither" >&2)
 }
 pip_install --upgrade "pip>=24" "setuptools>=70,<80" wheel
-log "installing the ML stack (torch, timm, ...) and the ROS 2 Kilted wheels"
-pip_install -r "$ROOT/requirements/ml.txt" -r "$ROOT/requirements/ros.txt"
+log "installing the ML stack (torch, timm, ...) and the ROS 2 $DISTRO wheels"
+pip_install -r "$ROOT/requirements/ml.txt" -r "$ROS_REQUIREMENTS"
 
 # The ROS wheels were built in an image whose Python lived in /opt/python/cp3XX-cp3XX; their exported
 # CMake targets still name its include directories. Point them at this venv's real ones.
@@ -90,14 +105,18 @@ log "installing lsi_perception (editable)"
 pip_install --no-deps --no-build-isolation -e "$ROOT" 2>"$VENV/.lsi-editable-install.log" \
   || { cat "$VENV/.lsi-editable-install.log" >&2; exit 1; }
 
-# Make the venv a ROS prefix for this package too, laid out as a colcon install would be: the ament
-# index marker, share/lsi_perception (linked to the checkout, so edits are live) and the executables
-# under lib/lsi_perception where `ros2 run` looks for them.
-mkdir -p "$VENV/share/ament_index/resource_index/packages" "$VENV/share/lsi_perception" "$VENV/lib/lsi_perception"
+# Make the venv a ROS prefix for this package too, laid out as `colcon build --symlink-install` would: the
+# ament index marker, share/lsi_perception as real folders whose files link to the checkout (edits are
+# live; ros2 launch does not look into symlinked folders), and the executables under lib/lsi_perception
+# where `ros2 run` looks for them.
+mkdir -p "$VENV/share/ament_index/resource_index/packages" "$VENV/lib/lsi_perception"
 touch "$VENV/share/ament_index/resource_index/packages/lsi_perception"
-for item in package.xml launch config models rviz fallback_interfaces; do
-  ln -sfn "$ROOT/$item" "$VENV/share/lsi_perception/$item"
-done
+rm -rf "$VENV/share/lsi_perception"
+mkdir -p "$VENV/share/lsi_perception"
+while IFS= read -r file; do
+  mkdir -p "$VENV/share/lsi_perception/$(dirname "$file")"
+  ln -sfn "$ROOT/$file" "$VENV/share/lsi_perception/$file"
+done < <(share_files)
 # Like sourcing a ROS setup.bash: ament_index_python finds packages in this prefix.
 SITE=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 echo 'import os, sys; os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)' >"$SITE/lsi_ament_prefix.pth"

@@ -16,7 +16,7 @@ interleaved, sends the same pairs to ``bench/echo_node.py`` (same topics and QoS
 with the header): its round trip is the floor of moving these images across processes.
 
 Large frames between processes need a Fast DDS shared-memory segment larger than the default 512 KB:
-``config/fastdds_large_frames.xml`` is set for both processes (see ``large_frame_dds_env``) unless
+``config/fastdds_large_frames.xml`` is set for both processes (``lsi_perception.dds``) unless
 DDS was configured by the user or ``--no-dds-profile`` is given.
 """
 from __future__ import annotations
@@ -30,20 +30,10 @@ import threading
 import time
 from pathlib import Path
 
+from lsi_perception.dds import PROFILE_VARIABLES, use_large_frames_profile
+
 NODE_NAMESPACE = "/bench_xp"
 ECHO_NAMESPACE = "/bench_echo"
-_FASTDDS_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
-
-
-def large_frame_dds_env(env: dict[str, str]) -> dict[str, str]:
-    """``env`` with FASTDDS_DEFAULT_PROFILES_FILE set to config/fastdds_large_frames.xml, unless the user
-    already configured Fast DDS (a profiles file) or chose another RMW than Fast DDS."""
-    from lsi_perception.resources import config_path
-
-    rmw = env.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-    if any(env.get(v) for v in _FASTDDS_VARS) or not rmw.startswith("rmw_fastrtps"):
-        return dict(env)
-    return {**env, "FASTDDS_DEFAULT_PROFILES_FILE": str(config_path("fastdds_large_frames.xml"))}
 
 
 def _node_command(checkpoint: Path, args: argparse.Namespace) -> list[str]:
@@ -126,10 +116,10 @@ def run_cross_process(args: argparse.Namespace) -> dict:
     from lsi_perception.cpu_threads import prefer_passive_omp_wait
 
     prefer_passive_omp_wait()  # this process as the node does it (ros/main.py): before torch is imported
-    base_env = large_frame_dds_env(dict(os.environ)) if args.dds_profile else dict(os.environ)
+    if args.dds_profile:  # this process and the node's: before rclpy creates a participant
+        use_large_frames_profile()
+    base_env = dict(os.environ)
     node_env = {**base_env, **_parse_env(args.node_env)}
-    if args.dds_profile:  # this process too: before rclpy creates its participant
-        os.environ.update({k: v for k, v in base_env.items() if k in _FASTDDS_VARS})
     import numpy as np
     import rclpy
     import torch
@@ -218,7 +208,7 @@ def run_cross_process(args: argparse.Namespace) -> dict:
     result = {
         "mode": "cross-process", "device": str(detector.device), "backend": detector.describe(),
         "image": f"{w}x{h} rgb8 + mono16", "pairs": args.pairs, "arrived": len(node_ms), "lost": lost,
-        "dds_profile": node_env.get("FASTDDS_DEFAULT_PROFILES_FILE", "none (Fast DDS defaults)"),
+        "dds_profile": next((node_env[v] for v in PROFILE_VARIABLES if node_env.get(v)), "none (Fast DDS defaults)"),
         "node_env": _parse_env(args.node_env), "bench_torch_threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "libgomp default"),
         "bare_predict_ms_p50": med(bare), "node_round_trip_ms_p50": med(node_ms),

@@ -79,7 +79,9 @@ def _add_play(sub) -> None:
 
 def _run_play(args: argparse.Namespace) -> int:
     from lsi_perception.bag.player import PlayConfig, run_player
+    from lsi_perception.dds import use_large_frames_profile
 
+    print(use_large_frames_profile().description, file=sys.stderr)  # before rclpy.init: the player writes frames
     cfg = PlayConfig(rate=args.rate, loop=args.loop, start_s=args.start, clock=not args.no_clock,
                      topics=tuple(args.topics) if args.topics else None,
                      wait_for_subscribers_s=args.wait_for_subscribers, salvage=args.salvage)

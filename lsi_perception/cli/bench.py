@@ -36,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     names = BENCHMARKS if args.bench == "all" else (args.bench,)
+    if "node" in names and getattr(args, "dds_profile", True):  # frames over DDS: the package's Fast DDS profile, chosen before any rclpy.init
+        from lsi_perception.dds import use_large_frames_profile
+
+        print(use_large_frames_profile().description, file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     status = 0
     for name in names:

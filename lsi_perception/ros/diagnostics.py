@@ -22,6 +22,7 @@ DIAGNOSTIC_KEYS = (
     "rgb_rate_hz", "thermal_rate_hz", "paired_rate_hz", "output_rate_hz",
     "rgb_age_s", "thermal_age_s", "rgb_stale", "thermal_stale", "output_age_s",
     "rgb_publishers", "thermal_publishers",
+    "rgb_received", "thermal_received", "paired", "published",
     "sync_unpaired_rgb", "sync_unpaired_thermal", "sync_out_of_order", "time_jumps", "stamp_offset_s",
     "queue_dropped",
     "inference_ms_p50", "inference_ms_p95", "node_overhead_ms_p50", "node_overhead_ms_p95",
@@ -43,6 +44,7 @@ class PipelineSnapshot:
     stale: dict[str, bool]  # rgb, thermal
     received: dict[str, int]  # rgb, thermal
     paired: int
+    published: int  # Detection2DArray messages published since configure
     queue_dropped: int
     latency_ms: dict[str, tuple[float, float]]  # inference, node_overhead, end_to_end -> (p50, p95)
     errors: dict[str, int]  # decode, alignment, inference
@@ -73,6 +75,8 @@ def diagnostic_values(s: PipelineSnapshot) -> dict[str, str]:
         "rgb_stale": str(s.stale["rgb"]).lower(), "thermal_stale": str(s.stale["thermal"]).lower(),
         "output_age_s": _fmt(ev.output_age_s, 3),
         "rgb_publishers": str(ev.publishers.get("rgb", 0)), "thermal_publishers": str(ev.publishers.get("thermal", 0)),
+        "rgb_received": str(s.received["rgb"]), "thermal_received": str(s.received["thermal"]),
+        "paired": str(s.paired), "published": str(s.published),
         "sync_unpaired_rgb": str(max(0, s.received["rgb"] - s.paired)),
         "sync_unpaired_thermal": str(max(0, s.received["thermal"] - s.paired)),
         "sync_out_of_order": str(ev.sync_out_of_order), "time_jumps": str(ev.time_jumps),

@@ -1,48 +1,87 @@
 """Entry point of the ``lsi_detector`` executable (``ros2 run lsi_perception lsi_detector``).
 
 Starts the lifecycle node and, with ``autostart`` (default true), configures and activates it so no
-lifecycle manager is needed. Ctrl-C and SIGTERM end it cleanly (no traceback): the inference thread is
-stopped and the model released before the ROS context goes down.
+lifecycle manager is needed. Before the ROS context exists it selects the package's Fast DDS profile for
+large frames unless a DDS configuration is already chosen (``lsi_perception.dds``), and logs which one is
+active.
+
+Signals: the first SIGINT or SIGTERM ends it cleanly with exit code 0 (no traceback), also while the model
+is still loading: the inference thread is stopped and the model released before the ROS context goes down.
+Later ones are ignored until the process has exited: ``ros2 launch`` sends its own SIGINT right after the
+terminal's (or a container's process-group signal), and a signal arriving while Python finalizes would
+otherwise kill the process (exit -2, reported by launch as a crash).
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from lsi_perception.dds import use_large_frames_profile
+from lsi_perception.ros.launch_plan import EXIT_WITH_PARENT_VARIABLE
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _Terminate(Exception):
-    """Raised from the SIGTERM handler to leave spin() the same way Ctrl-C does."""
+    """Raised from the signal handler to leave spin() (or start-up) the same way for SIGINT and SIGTERM."""
 
 
-_terminating = False
+_signals_received = 0
 
 
-def _on_sigterm(signum, frame) -> None:
-    """First SIGTERM: leave spin(); later ones (rclpy may forward the same signal again): ignored."""
-    global _terminating
-    if not _terminating:
-        _terminating = True
+def _on_signal(signum, frame) -> None:
+    """First SIGINT/SIGTERM: leave what is running; later ones: ignored, so shutdown runs to its end."""
+    global _signals_received
+    _signals_received += 1
+    if _signals_received == 1:
         raise _Terminate()
+
+
+def _ignore_stop_signals() -> None:
+    """From here on SIGINT/SIGTERM do nothing, at the OS level: Python resets its own handlers to the default
+    (terminate) while it finalizes, but leaves ignored signals ignored."""
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _exit_with_parent() -> None:
+    """With LSI_EXIT_WITH_PARENT=1 (set by the launch file): SIGTERM this process when its parent dies, so a
+    launch killed outright (``ros2 launch`` exits at once on SIGTERM without stopping its children) leaves
+    no detector running. Linux only; elsewhere a no-op."""
+    if os.environ.get(EXIT_WITH_PARENT_VARIABLE) != "1" or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() == 1:  # the parent was already gone before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(args: list[str] | None = None) -> int:
     from lsi_perception.cpu_threads import prefer_passive_omp_wait
 
     prefer_passive_omp_wait()  # before the node imports torch: no spinning OpenMP threads on shared cores
-    # Before rclpy.init: rclpy's own signal handler wakes the executor and then chains to this one.
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    rclpy.init(args=args)
+    # Before rclpy.init: rclpy's own handler wakes the executor, then chains to this one.
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, _on_signal)
+    _exit_with_parent()
+    dds = use_large_frames_profile()  # must precede the first DDS participant (rclpy.init)
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
     node = None
     status = 0
     try:
+        rclpy.init(args=args)
         from lsi_perception.ros.node import LsiDetectorNode
 
         node = LsiDetectorNode()
+        node.get_logger().info(dds.description)
         if node.config.autostart and not _autostart(node):
-            return 1
+            # A signal during configure/activate fails the transition: that is a requested stop, not an error.
+            return 0 if _signals_received else 1
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
@@ -52,10 +91,12 @@ def main(args: list[str] | None = None) -> int:
         print(f"lsi_detector: error: {exc}", file=sys.stderr)
         status = 2
     finally:
+        _ignore_stop_signals()
         if node is not None:
             node.stop()
             node.destroy_node()
         rclpy.try_shutdown()
+        _ignore_stop_signals()  # rclpy's shutdown put back the handler it had replaced
     return status
 
 

@@ -86,7 +86,8 @@ class PipelineMonitor:
             rates_hz={k: self.rates[k].rate(now) for k in ("rgb", "thermal", "paired", "output")},
             ages_s={k: self.rates[k].age(now) for k in STREAMS},
             stale={k: active and self.is_stale(k, now, active) for k in STREAMS},
-            received={k: self.rates[k].count for k in STREAMS}, paired=self.paired, queue_dropped=queue_dropped,
+            received={k: self.rates[k].count for k in STREAMS}, paired=self.paired,
+            published=self.rates["output"].count, queue_dropped=queue_dropped,
             latency_ms={k: w.percentiles(50, 95) for k, w in self.latency.items()},
             errors=errors, missing_modality_policy=missing_modality, blanked_pairs=self.blanked,
             evidence=evidence, **labels)

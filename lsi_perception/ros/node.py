@@ -50,7 +50,15 @@ from lsi_perception.ros.health import MAX_CONSECUTIVE_FAILURES, OK, WARN
 from lsi_perception.ros.image_codec import ImageDecodeError, as_rgb
 from lsi_perception.ros.messages import detections_to_msg, label_info_msg, rgb_image_msg, stamp_to_ns
 from lsi_perception.ros.monitor import PipelineMonitor
-from lsi_perception.ros.node_config import NodeConfig, coerce_parameters, parameter_fields, runtime_parameters
+from lsi_perception.ros.node_config import (
+    REMOVED_TOPIC_PARAMETERS,
+    RGB_TOPIC,
+    THERMAL_TOPIC,
+    NodeConfig,
+    coerce_parameters,
+    parameter_fields,
+    runtime_parameters,
+)
 from lsi_perception.ros.overlay import draw_overlay
 from lsi_perception.ros.parameters import descriptor_for
 from lsi_perception.ros.worker_queue import Closed, LatestWinsQueue
@@ -83,6 +91,7 @@ class LsiDetectorNode(LifecycleNode):
             self.declare_parameter(f.name, list(value) if isinstance(value, tuple) else value, descriptor_for(f))
         self.config = self._config_from_parameters()  # raises ValueError naming a bad parameter
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._warn_removed_topic_parameters()
 
         self.detector = None
         self.checkpoint_path: Path | None = None
@@ -104,6 +113,18 @@ class LsiDetectorNode(LifecycleNode):
         cfg = NodeConfig(**coerce_parameters({f.name: self.get_parameter(f.name).value for f in parameter_fields()}))
         cfg.validate()
         return cfg
+
+    def _warn_removed_topic_parameters(self) -> None:
+        """rgb_topic / thermal_topic were parameters; topics are now chosen by remapping only. A params file
+        or -p still giving them would otherwise be ignored silently."""
+        overrides = getattr(self, "_parameter_overrides", {})  # rclpy: params-file and -p values for this node
+        for name, topic in REMOVED_TOPIC_PARAMETERS.items():
+            if name in overrides:
+                value = overrides[name].value
+                self.get_logger().warning(
+                    f"parameter {name}:={value} is ignored: input topics are chosen by remapping. Use "
+                    f"--ros-args -r {topic}:={value} (launch file: {name}:={value}) and drop {name} from the "
+                    "params file or command line")
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Validate a parameter change: runtime knobs apply at once; the rest only while not active."""
@@ -166,7 +187,7 @@ class LsiDetectorNode(LifecycleNode):
         self._monitor.activated(time.monotonic())
         self._active = True
         msg_type = CompressedImage if self.config.image_transport == "compressed" else Image
-        topics = self.config.input_topics()
+        topics = self.input_topics()
         self._subs = pairing.PairedSubscriptions(
             self, msg_type, topics, qos_profile_sensor_data, self.config.queue_size, self.config.slop,
             on_message=self._on_message, on_pair=self._on_pair,
@@ -175,6 +196,12 @@ class LsiDetectorNode(LifecycleNode):
             f"active: {topics[0]} + {topics[1]} -> {self.resolve_topic_name('detections')} "
             f"(model {self.checkpoint_path.name} on {self.detector.device}, {self.detector.precision})")
         return result
+
+    def input_topics(self) -> tuple[str, str]:
+        """The fully qualified (rgb, thermal) topics subscribed: RGB_TOPIC / THERMAL_TOPIC after namespace
+        and remapping, ``/compressed`` appended for compressed input (a remap of that name applies too)."""
+        bases = (self.resolve_topic_name(RGB_TOPIC), self.resolve_topic_name(THERMAL_TOPIC))
+        return tuple(self.resolve_topic_name(t) for t in self.config.input_topics(*bases))
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self._stop_pipeline()

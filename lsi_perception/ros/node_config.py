@@ -18,6 +18,12 @@ from typing import Any
 from lsi_perception.backends import BACKENDS, ORT_PROVIDERS
 from lsi_perception.config import InferenceConfig
 
+# Input topics, relative to the node's namespace. Choose the cameras' topics by remapping these names
+# (``--ros-args -r rgb/image_raw:=/cam/color/image_raw``, or the launch file's rgb_topic:= argument).
+RGB_TOPIC = "rgb/image_raw"
+THERMAL_TOPIC = "thermal/image_raw"
+# Former parameters, now remaps: a params file still setting them gets a warning naming the remap.
+REMOVED_TOPIC_PARAMETERS = {"rgb_topic": RGB_TOPIC, "thermal_topic": THERMAL_TOPIC}
 IMAGE_TRANSPORTS = ("raw", "compressed")
 DEVICES_HINT = "auto | cpu | cuda | cuda:N"
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -43,9 +49,7 @@ def _param(default: Any, description: str, *, lo: float | None = None, hi: float
 class NodeConfig:
     """Settings of the ``lsi_detector`` lifecycle node (one ROS parameter per field)."""
 
-    # ---- inputs
-    rgb_topic: str = _param("rgb/image_raw", "RGB image topic (/compressed is appended when image_transport is compressed)")
-    thermal_topic: str = _param("thermal/image_raw", "Thermal image topic (8-bit, 16-bit or 32FC1 radiometric)")
+    # ---- inputs (topics are chosen by remapping RGB_TOPIC / THERMAL_TOPIC, the ROS 2 idiom)
     image_transport: str = _param("raw", "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage on <topic>/compressed",
                                   choices=IMAGE_TRANSPORTS)
     slop: float = _param(0.05, "Approximate-time sync: largest stamp difference (s) between paired RGB and thermal images",
@@ -106,10 +110,6 @@ class NodeConfig:
                 raise ValueError(f"{f.name}={value!r} must be one of {', '.join(choices)}")
             if lo is not None and not (lo <= value <= hi):
                 raise ValueError(f"{f.name}={value} must be in [{lo}, {hi}]")
-        if not self.rgb_topic or not self.thermal_topic:
-            raise ValueError("rgb_topic and thermal_topic must be non-empty topic names")
-        if self.rgb_topic == self.thermal_topic:
-            raise ValueError(f"rgb_topic and thermal_topic are both {self.rgb_topic!r}: give the two cameras' topics")
         if self.score_threshold != CHECKPOINT_VALUE and self.score_threshold < 0.0:
             raise ValueError(f"score_threshold={self.score_threshold} must be in [0, 1], or -1 for the checkpoint's value")
         if self.nms_iou != CHECKPOINT_VALUE and self.nms_iou <= 0.0:
@@ -143,11 +143,14 @@ class NodeConfig:
             max_detections=self.max_detections or base.max_detections,
         )
 
-    def input_topics(self) -> tuple[str, str]:
-        """The (rgb, thermal) topics actually subscribed, given ``image_transport``."""
+    def input_topics(self, rgb: str = "", thermal: str = "") -> tuple[str, str]:
+        """The (rgb, thermal) topics to subscribe, given ``image_transport``: the base names (the node passes
+        them resolved, so one remap of the base name also moves ``<base>/compressed``, as image_transport
+        does) with ``/compressed`` appended for compressed input."""
+        rgb, thermal = rgb or RGB_TOPIC, thermal or THERMAL_TOPIC
         if self.image_transport == "compressed":
-            return f"{self.rgb_topic}/compressed", f"{self.thermal_topic}/compressed"
-        return self.rgb_topic, self.thermal_topic
+            return f"{rgb}/compressed", f"{thermal}/compressed"
+        return rgb, thermal
 
     def replace(self, **changes: Any) -> NodeConfig:
         """A validated copy with ``changes`` applied (lists become tuples)."""
