@@ -23,6 +23,7 @@ class AugmentConfig:
     hflip: float = 0.5  # probability of a horizontal flip
     scale_range: tuple[float, float] = (0.8, 1.25)  # random rescale before the crop/letterbox (1, 1 = off)
     # (independent brightness/contrast jitter per modality is always on: see data/transforms.py)
+    modality_dropout: float = 0.0  # per-sample chance of blanking one modality in training (half RGB, half thermal)
 
 
 @dataclass
@@ -62,6 +63,8 @@ class DataConfig:
         lo, hi = self.augment.scale_range
         if not 0 < lo <= hi:
             raise ValueError(f"data.augment.scale_range={self.augment.scale_range} must satisfy 0 < low <= high")
+        if not 0.0 <= self.augment.modality_dropout <= 1.0:
+            raise ValueError(f"data.augment.modality_dropout={self.augment.modality_dropout} must be a probability in [0, 1]")
         if not 0.0 <= self.augment.hflip <= 1.0:
             raise ValueError(f"data.augment.hflip={self.augment.hflip} must be a probability in [0, 1]")
 

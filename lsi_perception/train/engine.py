@@ -84,10 +84,11 @@ class TrainingObjective(nn.Module):
         extra: dict[str, Tensor] = {}
         stats: dict[str, float] = {}
         if self.regularizer is not None and self.delta > 0:
-            extra["lsi"], stats = self.regularizer(self.net, vis, th)
+            extra["lsi"], stats = self.regularizer(self.net, vis, th, clean_scores=outputs["score_logits"])
         elif self.regularizer is not None and measure_modalities:
             with torch.no_grad():  # a measurement only: R comes back detached, no graph is kept
-                _, stats = self.regularizer(self.net, [v.detach() for v in vis], [t.detach() for t in th])
+                _, stats = self.regularizer(self.net, [v.detach() for v in vis], [t.detach() for t in th],
+                                            clean_scores=outputs["score_logits"])
         # Losses in fp32 even under autocast: focal/IoU terms lose too much in half precision.
         outputs = {k: (v.float() if isinstance(v, Tensor) else v) for k, v in outputs.items()}
         losses = self.criterion(outputs, targets, extra_terms=extra)
@@ -118,6 +119,7 @@ class StepContext:
     grad_clip: float
     log_every: int
     max_steps: int
+    modality_dropout: float = 0.0  # per-sample chance of blanking one modality (half RGB, half thermal)
 
 
 def move_targets(targets: Iterable[Mapping[str, Tensor]], device: torch.device) -> list[dict[str, Tensor]]:
@@ -125,11 +127,22 @@ def move_targets(targets: Iterable[Mapping[str, Tensor]], device: torch.device) 
             for t in targets]
 
 
+def drop_modalities(rgb: Tensor, thermal: Tensor, p: float) -> tuple[Tensor, Tensor]:
+    """Modality dropout: each sample loses its RGB image with chance p / 2, else its thermal one with
+    chance p / 2 (replaced by the normalized-space zero image, what the Detector feeds for a missing one)."""
+    u = torch.rand(rgb.shape[0], device=rgb.device)
+    keep_rgb = (u >= p / 2).to(rgb.dtype).view(-1, 1, 1, 1)
+    keep_th = ((u < p / 2) | (u >= p)).to(thermal.dtype).view(-1, 1, 1, 1)
+    return rgb * keep_rgb, thermal * keep_th
+
+
 def train_step(ctx: StepContext, batch, measure: bool) -> tuple[dict[str, float], dict[str, float], float]:
     """One forward/backward/update. Returns (loss terms as floats, modality stats, grad norm before clipping)."""
     rgb = batch.rgb.to(ctx.device, non_blocking=True)
     thermal = batch.thermal.to(ctx.device, non_blocking=True)
     targets = move_targets(batch.targets, ctx.device)
+    if ctx.modality_dropout > 0:
+        rgb, thermal = drop_modalities(rgb, thermal, ctx.modality_dropout)
     ctx.optimizer.zero_grad(set_to_none=True)
     with ctx.amp.autocast():
         losses, stats = ctx.objective(rgb, thermal, targets, measure)

@@ -309,7 +309,7 @@ class Trainer:
         cfg, rt = self.cfg, self.cfg.runtime
         stop_at = min(self.total_steps, rt.stop_at_step or math.inf)
         ctx = StepContext(self.objective, self.optimizer, self.scheduler, self.scaler, self.amp, self.device,
-                          cfg.optim.grad_clip, rt.log_every, int(stop_at))
+                          cfg.optim.grad_clip, rt.log_every, int(stop_at), cfg.data.augment.modality_dropout)
         metrics: dict[str, float] = {}
         progress = None
         if self.dist.is_main and rt.progress:
