@@ -24,6 +24,8 @@ class AugmentConfig:
     scale_range: tuple[float, float] = (0.8, 1.25)  # random rescale before the crop/letterbox (1, 1 = off)
     # (independent brightness/contrast jitter per modality is always on: see data/transforms.py)
     modality_dropout: float = 0.0  # per-sample chance of blanking one modality in training (half RGB, half thermal)
+    modality: str = "both"  # "rgb" / "thermal": single-modality model (the other input is always blank, in
+    #                          training and validation): the two-stream network at the same budget
 
 
 @dataclass
@@ -63,6 +65,8 @@ class DataConfig:
         lo, hi = self.augment.scale_range
         if not 0 < lo <= hi:
             raise ValueError(f"data.augment.scale_range={self.augment.scale_range} must satisfy 0 < low <= high")
+        if self.augment.modality not in ("both", "rgb", "thermal"):
+            raise ValueError(f"data.augment.modality={self.augment.modality!r} must be 'both', 'rgb' or 'thermal'")
         if not 0.0 <= self.augment.modality_dropout <= 1.0:
             raise ValueError(f"data.augment.modality_dropout={self.augment.modality_dropout} must be a probability in [0, 1]")
         if not 0.0 <= self.augment.hflip <= 1.0:
@@ -109,6 +113,8 @@ class RuntimeConfig:
     amp: str = "auto"  # "auto" (bf16 on CUDA if supported, else fp16; off on CPU) | "off" | "bf16" | "fp16"
     eval_every: int = 1  # validate every N epochs (and after the last); 0 = only after the last
     eval_score_threshold: float = 0.01  # detections kept for MR (the curve needs low-score detections)
+    eval_reasonable_min_height: float = 55.0  # Reasonable setting's height floor (KAIST: 55 px at 640x512;
+    #                                           scale it for smaller images, e.g. 13.75 at 160x128)
     log_every: int = 20  # steps between TensorBoard scalars (and I_vis / I_th when delta = 0)
     checkpoint_every: int = 0  # also save last + train state every N steps (0: at epoch ends only)
     stop_at_step: int | None = None  # end this invocation after step N (checkpointed; schedule unchanged),

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from lsi_perception.config import InferenceConfig
 from lsi_perception.eval import EvalResult
 from lsi_perception.eval import evaluate as evaluate_detections
+from lsi_perception.eval.settings import SETTINGS, SETTINGS_BY_NAME, Setting
 from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import LSIDetectorNet, decode
 
@@ -120,6 +121,7 @@ class StepContext:
     log_every: int
     max_steps: int
     modality_dropout: float = 0.0  # per-sample chance of blanking one modality (half RGB, half thermal)
+    blank: str | None = None  # "rgb" | "thermal": always blank that modality (single-modality models)
 
 
 def move_targets(targets: Iterable[Mapping[str, Tensor]], device: torch.device) -> list[dict[str, Tensor]]:
@@ -127,13 +129,24 @@ def move_targets(targets: Iterable[Mapping[str, Tensor]], device: torch.device) 
             for t in targets]
 
 
+BLANK_TRAIN_NOISE = 1e-3  # std of the noise on a blanked training input (see blank_for_training)
+
+
+def blank_for_training(x: Tensor, drop: Tensor) -> Tensor:
+    """``x`` with the samples where ``drop`` ([B] bool) is set replaced by the normalized-space zero image
+    plus N(0, BLANK_TRAIN_NOISE^2) noise. The noise is not cosmetic: on an exactly constant input PVT's
+    LayerNorms see zero variance at initialization and their backward returns NaN."""
+    if not bool(drop.any()):
+        return x
+    noise = BLANK_TRAIN_NOISE * torch.randn_like(x)
+    return torch.where(drop.view(-1, 1, 1, 1), noise, x)
+
+
 def drop_modalities(rgb: Tensor, thermal: Tensor, p: float) -> tuple[Tensor, Tensor]:
     """Modality dropout: each sample loses its RGB image with chance p / 2, else its thermal one with
-    chance p / 2 (replaced by the normalized-space zero image, what the Detector feeds for a missing one)."""
+    chance p / 2 (blanked as the Detector blanks a missing one, see ``blank_for_training``)."""
     u = torch.rand(rgb.shape[0], device=rgb.device)
-    keep_rgb = (u >= p / 2).to(rgb.dtype).view(-1, 1, 1, 1)
-    keep_th = ((u < p / 2) | (u >= p)).to(thermal.dtype).view(-1, 1, 1, 1)
-    return rgb * keep_rgb, thermal * keep_th
+    return blank_for_training(rgb, u < p / 2), blank_for_training(thermal, (u >= p / 2) & (u < p))
 
 
 def train_step(ctx: StepContext, batch, measure: bool) -> tuple[dict[str, float], dict[str, float], float]:
@@ -143,6 +156,10 @@ def train_step(ctx: StepContext, batch, measure: bool) -> tuple[dict[str, float]
     targets = move_targets(batch.targets, ctx.device)
     if ctx.modality_dropout > 0:
         rgb, thermal = drop_modalities(rgb, thermal, ctx.modality_dropout)
+    if ctx.blank is not None:  # single-modality model: the other input is always blank
+        every = torch.ones(rgb.shape[0], dtype=torch.bool, device=rgb.device)
+        rgb = blank_for_training(rgb, every) if ctx.blank == "rgb" else rgb
+        thermal = blank_for_training(thermal, every) if ctx.blank == "thermal" else thermal
     ctx.optimizer.zero_grad(set_to_none=True)
     with ctx.amp.autocast():
         losses, stats = ctx.objective(rgb, thermal, targets, measure)
@@ -239,14 +256,23 @@ def predict_loader(net: LSIDetectorNet, loader: Iterable, inference: InferenceCo
     return out
 
 
+def reasonable_setting(min_height: float = 55.0) -> Setting:
+    """KAIST's Reasonable setting (occlusion none/partial) with its 55 px floor replaced by ``min_height``:
+    for images smaller than KAIST's 640x512, 55 * height / 512 keeps the same share of pedestrians."""
+    base = SETTINGS_BY_NAME["reasonable"]
+    return Setting(base.name, base.label, float(min_height), base.max_height, base.occlusions)
+
+
 def evaluate(net: LSIDetectorNet, loader: Iterable, annotations, inference: InferenceConfig,
-             device: torch.device, amp: AmpSettings, blank: str | None = None) -> EvalResult:
+             device: torch.device, amp: AmpSettings, blank: str | None = None,
+             reasonable_min_height: float = 55.0) -> EvalResult:
     """Run the model (+ decode) over the validation loader and score it with the KAIST evaluator, in memory.
 
     ``blank`` ("rgb" | "thermal") zeroes that modality at test time: how much the detector leans on each.
     """
     detections = predict_loader(net, loader, inference, device, amp, blank)
-    return evaluate_detections(annotations, detections)
+    settings = SETTINGS if reasonable_min_height == 55.0 else (reasonable_setting(reasonable_min_height),)
+    return evaluate_detections(annotations, detections, settings=settings)
 
 
 def summarize(result: EvalResult) -> dict[str, float]:
