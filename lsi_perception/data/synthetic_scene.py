@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .synthetic_background import Background, Climate, render_background
 from .synthetic_physics import ThermalCamera, VisibleCamera, disparity, uniform
 from .synthetic_render import (
-    Background,
     Car,
-    Climate,
     FrameLayers,
     Pedestrian,
     Pole,
@@ -25,7 +24,6 @@ from .synthetic_render import (
     draw_car,
     draw_person,
     draw_pole,
-    render_background,
 )
 
 if TYPE_CHECKING:
