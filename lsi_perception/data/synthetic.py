@@ -1,11 +1,14 @@
 """Synthetic RGB-thermal pedestrian drives written in the KAIST layout, for tests, CI, demos and smoke training.
 
 Each drive is a temporally coherent sequence (20 Hz by default): the camera pans slowly along a street,
-pedestrians walk (alone or in crowds), parked cars and street-light poles occlude them. Day drives have
-clear RGB and a thermal image in which sun-heated walls and asphalt can wash people out; night drives
-have dark, noisy RGB (street lights, lit windows, headlights) and a thermal image that still shows
-people warm. The thermal camera can be shifted against the RGB one (``misalignment``); annotations are
-always in the RGB frame.
+pedestrians walk (alone or in crowds), parked cars and street-light poles occlude them. The physics
+(``WorldPhysics`` in ``synthetic_physics.py``) gives the modality imbalance of real RGB-T driving: by day
+RGB is rich and reliable while thermal is near crossover (people within a few kelvin of shaded
+surfaces, sun-heated surfaces hotter than people, per-frame AGC, half-resolution optics); at night RGB
+is dark, noisy, blooming and blurred while people are 8-15 K warmer than the background. The thermal
+camera is misregistered (per-drive offset + depth-dependent parallax); annotations are always in the
+RGB frame. Modules: ``synthetic_scene`` (the per-drive simulation), ``synthetic_background`` and
+``synthetic_render`` (drawing), ``synthetic_physics`` (constants and camera models).
 
 Output (``generate_dataset``)::
 
