@@ -37,8 +37,8 @@ model: setup  ## retrain the shipped demo model (CPU, ~30 min) and export it to 
 	$(PY) -m lsi_perception.cli train --config config/train_synthetic.yaml
 	$(PY) -m lsi_perception.cli train --export-shipped runs/synthetic_b0/best.safetensors
 
-experiment: setup  ## baseline vs LSI on day-heavy synthetic data (CPU, ~20 min) -> docs/experiment.md
-	$(PY) -m lsi_perception.train.experiment
+experiment: setup  ## delta=0 vs LSI vs modality dropout, 3 seeds + calibration (2 CPU cores, ~60 min) -> docs/experiment.md
+	$(PY) -m lsi_perception.train.experiment --scale cpu $(ARGS)
 
 clean:  ## remove generated outputs (keeps .venv)
 	rm -rf demo_out bench_out runs .pytest_cache .ruff_cache

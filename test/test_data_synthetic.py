@@ -5,11 +5,12 @@ import hashlib
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from lsi_perception.data import KaistDataset, SyntheticConfig, generate_dataset, generate_drive, plan_drives
-from lsi_perception.data.synthetic import main
+from lsi_perception.data.synthetic import WorldPhysics, main
 
 SMALL = dict(height=128, width=160, frames=12, frames_per_drive=3, person_height_range=(40.0, 240.0),  # x128/512: 10-60 px
              ignore_below_height=6.0, people_per_frame=5.0, test_fraction=0.5)
@@ -89,30 +90,84 @@ def test_annotations_match_what_is_drawn() -> None:
     assert checked > 5
 
 
-def test_people_are_warm_in_thermal_at_night() -> None:
-    cfg = SyntheticConfig(seed=5, noise=0.0, day_fraction=0.0,
-                          **{**SMALL, "frames": 4, "frames_per_drive": 4, "test_fraction": 0.0, "people_per_frame": 12.0})
+REGISTERED = dict(noise=0.0, misalignment_jitter=0.0, thermal_radiometric=True,
+                  physics=WorldPhysics(parallax_px=0.0))
+
+
+def _first_frames(cfg: SyntheticConfig) -> list:
     (plan,) = plan_drives(cfg)
-    assert not plan.is_day
-    person_px, background_px = [], []
-    for frame in generate_drive(cfg, plan, keep_instance_map=True):
-        person = np.isin(frame.instance_map, [o.instance_id for o in frame.objects if o.height > 15])
-        person_px.append(frame.thermal[person])
-        background_px.append(frame.thermal[frame.instance_map == 0])
-        assert frame.rgb.mean() < 60  # night RGB is dark
-    person_values = np.concatenate(person_px)
-    assert person_values.size > 50
-    assert person_values.mean() > np.concatenate(background_px).mean() + 60
+    return list(generate_drive(cfg, plan, keep_instance_map=True))
+
+
+def _person_and_background_kelvin(frames: list) -> tuple[np.ndarray, np.ndarray]:
+    person, background = [], []
+    for frame in frames:
+        ids = [o.instance_id for o in frame.objects if o.height > 15 and o.visible_fraction == 1.0]
+        inner = cv2.erode(np.isin(frame.instance_map, ids).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        ground = (frame.instance_map == 0) & (np.arange(frame.instance_map.shape[0])[:, None] > 0.55 * 128)
+        person.append(frame.thermal_radiometric[inner] / 100.0)
+        background.append(frame.thermal_radiometric[ground] / 100.0)
+    return np.concatenate(person), np.concatenate(background)
+
+
+def test_night_people_are_warm_day_people_are_not_and_night_rgb_is_dark() -> None:
+    common = {**SMALL, "frames": 3, "frames_per_drive": 3, "test_fraction": 0.0, "people_per_frame": 12.0}
+    night = _first_frames(SyntheticConfig(seed=5, day_fraction=0.0, **REGISTERED, **common))
+    day = _first_frames(SyntheticConfig(seed=5, day_fraction=1.0, **REGISTERED, **common))
+    person, ground = _person_and_background_kelvin(night)
+    assert person.size > 50 and np.median(person) - np.median(ground) > 5.0  # 8-15 K warmer than the air
+    person, ground = _person_and_background_kelvin(day)
+    assert np.median(person) < np.median(ground)  # sun-heated ground is hotter than people (inverted)
+    assert np.mean([f.rgb.mean() for f in night]) < 0.7 * np.mean([f.rgb.mean() for f in day])
 
 
 def test_misalignment_shifts_thermal_only() -> None:
-    base = dict(seed=2, noise=0.0, **{**SMALL, "frames": 1, "test_fraction": 0.0})
+    base = dict(seed=2, **REGISTERED, **{**SMALL, "frames": 1, "test_fraction": 0.0})
     (plan,) = plan_drives(SyntheticConfig(**base))
     a = next(generate_drive(SyntheticConfig(**base), plan))
     b = next(generate_drive(SyntheticConfig(misalignment=(4.0, -2.0), **base), plan))
     np.testing.assert_array_equal(a.rgb, b.rgb)
-    np.testing.assert_array_equal(a.thermal[10:100, 20:140], b.thermal[8:98, 24:144])
+    shifted = b.thermal_radiometric[8:98, 24:144].astype(np.int32)
+    assert np.abs(a.thermal_radiometric[10:100, 20:140].astype(np.int32) - shifted).max() <= 2  # 0.02 K
     assert [o.box for o in a.objects] == [o.box for o in b.objects]
+
+
+def test_parallax_moves_near_people_more_than_far_ones_in_thermal() -> None:
+    from lsi_perception.data.synthetic_physics import disparity
+
+    phys = WorldPhysics(parallax_px=6.0)
+    near, far, horizon = disparity(500.0, 215, 512, 640, phys), disparity(250.0, 215, 512, 640, phys), 215
+    assert near > far > disparity(float(horizon), horizon, 512, 640, phys) == 0.0
+    assert near == pytest.approx(6.0 * (500 - 215) / (512 - 215))
+
+
+def test_thermal_agc_compresses_people_when_a_hot_engine_is_in_view() -> None:
+    from lsi_perception.data.synthetic_physics import ThermalCamera
+
+    cam = ThermalCamera(WorldPhysics(), 64, 80, np.random.default_rng(0), noise=0.0)
+    scene = np.full((64, 80), 15.0, np.float32)
+    scene[20:50, 30:36] = 27.0  # a person 12 K above the background
+    plain = cam.agc(cam.sense(scene))
+    scene[40:60, 0:20] = 90.0  # a running engine
+    with_engine = cam.agc(cam.sense(scene))
+    assert int(plain[35, 33]) - int(plain[35, 60]) > 2 * (int(with_engine[35, 33]) - int(with_engine[35, 60]))
+
+
+def test_contrast_statistic_sees_a_person_and_not_flat_background(tmp_path: Path) -> None:
+    from lsi_perception.data.contrast import dataset_contrast, person_contrast
+
+    img = np.full((64, 64), 100, np.uint8)
+    img[20:50, 28:36] = 160
+    assert person_contrast(img, (28, 20, 8, 30), noise=1.0) > 10
+    assert person_contrast(np.full((64, 64), 100, np.uint8), (28, 20, 8, 30), noise=1.0) == pytest.approx(0.0)
+    generate_dataset(tmp_path / "d", SyntheticConfig(seed=1, **{**SMALL, "frames": 8, "frames_per_drive": 2}))
+    summary = dataset_contrast(tmp_path / "d").summary()
+    assert {"day", "night", "all"} <= set(summary) and summary["all"]["people"] > 0
+    from lsi_perception.cli import main as lsi_main
+
+    assert lsi_main(["data", "stats", str(tmp_path / "d"), "--json", str(tmp_path / "s.json")]) == 0
+    assert json.loads((tmp_path / "s.json").read_text())["all"]["people"] == summary["all"]["people"]
+    assert lsi_main(["data", "stats", str(tmp_path / "missing")]) == 2
 
 
 def test_cli_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,35 +84,89 @@ def test_regularizer_is_finite_and_reaches_both_backbones(tiny):
     assert _grad_norm(net.fusion) > 0 and _grad_norm(net.score) > 0
 
 
-def test_balanced_modalities_give_sqrt2_and_blanking_one_raises_r(tiny):
-    """Normalized R = mean(I) * ||1/I|| is sqrt(2) when the modalities carry equal information."""
+def test_balanced_modalities_give_almost_no_penalty_and_blanking_one_raises_it(tiny):
     net, rgb, th = tiny
     lsi = LSIRegularizer(LossConfig(lsi_samples=2), generator=torch.Generator().manual_seed(1))
     vis, thf = net.extract_features(rgb, th)
     with torch.no_grad():
         same, same_stats = lsi(net, vis, [v.clone() for v in vis])  # identical features on both sides
-        normal, _ = lsi(net, vis, thf)
         blanked, blanked_stats = lsi(net, vis, [torch.zeros_like(t) for t in thf])
     assert same_stats["ratio"] == pytest.approx(1.0, rel=0.3)
-    assert float(same) == pytest.approx(math.sqrt(2), rel=0.05)
+    assert float(same) < 0.05  # log cosh of a small log-ratio
     assert torch.isfinite(blanked)
     assert blanked_stats["I_th"] < 1e-3 * blanked_stats["I_vis"]
-    assert float(blanked) > 10 * float(normal)
+    assert float(blanked) > 100 * float(same)
 
 
-def test_raw_form_is_the_norm_of_inverse_informations(tiny):
+def _push(combine: str, info_vis: float, info_th: float) -> tuple[float, float, float]:
+    """(R, dR/dI_vis, dR/dI_th) of the combination alone."""
+    lsi = LSIRegularizer(LossConfig(lsi_combine=combine, lsi_eps=1e-9))
+    iv = torch.tensor(info_vis, dtype=torch.float64, requires_grad=True)
+    it = torch.tensor(info_th, dtype=torch.float64, requires_grad=True)
+    reg = lsi._combine(iv, it)
+    gv, gt = torch.autograd.grad(reg, [iv, it])
+    return float(reg.detach()), float(gv), float(gt)
+
+
+def test_imbalance_penalty_fades_at_balance_is_bounded_and_ignores_scale():
+    reg, gv, gt = _push("imbalance", 2.0, 2.0)
+    assert reg == pytest.approx(0.0, abs=1e-12) and gv == pytest.approx(0.0, abs=1e-12) and gt == pytest.approx(0.0, abs=1e-12)
+    pushes = []
+    for ratio in (1.5, 4.0, 100.0):
+        reg, gv, gt = _push("imbalance", ratio, 1.0)
+        pushes.append(-gt * 1.0)  # -dR/dlog I_th: how hard the weak modality is pushed up
+        assert gv > 0 > gt  # lower the strong one, raise the weak one
+        assert reg == pytest.approx(_push("imbalance", 1000 * ratio, 1000.0)[0], rel=1e-9)  # scale-free
+    assert pushes == sorted(pushes) and max(pushes) <= 1.0  # grows with the imbalance, bounded by 1
+    assert pushes[0] < 0.5
+
+
+def test_gat_form_is_the_norm_of_inverse_informations_and_its_push_fades_as_information_grows(tiny):
     net, rgb, th = tiny
-    cfg = LossConfig(lsi_normalize=False, lsi_eps=1e-9)
     with torch.no_grad():
-        reg, stats = LSIRegularizer(cfg)(net, *net.extract_features(rgb, th))
-    expected = math.hypot(1 / stats["I_vis"], 1 / stats["I_th"])
-    assert float(reg) == pytest.approx(expected, rel=1e-4)
+        reg, stats = LSIRegularizer(LossConfig(lsi_combine="gat", lsi_eps=1e-9))(net, *net.extract_features(rgb, th))
+    assert float(reg) == pytest.approx(math.hypot(1 / stats["I_vis"], 1 / stats["I_th"]), rel=1e-4)
+    _, g_small, _ = _push("gat", 1.0, 2.0)
+    _, g_large, _ = _push("gat", 10.0, 20.0)
+    assert g_small < 0 and g_large < 0 and abs(g_large) < abs(g_small) / 50
+
+
+class BackgroundProbe(nn.Module):
+    """A 4 x 4 "detector": two object cells (high score) fixed, background cells whose scores follow the
+    thermal features with gain ``background_gain`` (noisy background scores when it is large)."""
+
+    def __init__(self, background_gain: float) -> None:
+        super().__init__()
+        base = torch.full((1, 1, 4, 4), -5.0)
+        base[..., 0, 0] = base[..., 2, 3] = 3.0
+        objects = base > 0
+        self.register_buffer("base", base)
+        self.register_buffer("vis_gain", objects.float() * 0.5)
+        self.register_buffer("th_gain", objects.float() * 0.5 + (~objects).float() * background_gain)
+
+    def forward_fused(self, vis: list[torch.Tensor], th: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"score_logits": self.base + self.vis_gain * vis[0] + self.th_gain * th[0]}
+
+
+def test_noisy_background_scores_cannot_lower_r_with_the_decision_functional():
+    torch.manual_seed(0)
+    feats = [torch.randn(2, 1, 4, 4) * 0.2] + [torch.zeros(2, 1, 1, 1)] * 3
+    results = {}
+    for functional in ("decision", "mean"):
+        for gain in (0.0, 5.0):
+            cfg = LossConfig(lsi_functional=functional, lsi_topk=2, lsi_stages=(0,), lsi_samples=4)
+            lsi = LSIRegularizer(cfg, generator=torch.Generator().manual_seed(3))
+            results[functional, gain] = lsi(BackgroundProbe(gain), feats, [f.clone() for f in feats])
+    (r0, s0), (r5, s5) = results["decision", 0.0], results["decision", 5.0]
+    assert s5["I_th"] == pytest.approx(s0["I_th"], rel=1e-6) and float(r5.detach()) == pytest.approx(float(r0.detach()), rel=1e-6)
+    # the old functional (mean over the whole map) is fooled: noisy background reads as thermal information
+    assert results["mean", 5.0][1]["I_th"] > 10 * results["mean", 0.0][1]["I_th"]
 
 
 def test_one_backward_gives_the_same_fisher_information_as_per_sample_gradients(tiny):
     """Batch norm is frozen in the perturbed pass, so grad of sum(f) splits into per-sample gradients."""
     net, rgb, th = tiny
-    lsi = LSIRegularizer(LossConfig(lsi_samples=2))
+    lsi = LSIRegularizer(LossConfig(lsi_samples=2, lsi_functional="mean"))
     vis, thf = net.extract_features(rgb, th)
     vis, thf = [v.detach() for v in vis], [t.detach() for t in thf]
     generator_seed = 7
@@ -123,7 +177,7 @@ def test_one_backward_gives_the_same_fisher_information_as_per_sample_gradients(
     lsi.generator = torch.Generator().manual_seed(generator_seed)  # same noise, per-sample gradients
     vis_in, th_in, noise_vis, noise_th = lsi._perturbed_batch(vis, thf, leaf=True)
     net.eval()
-    f = score_functional(net.forward_fused(vis_in, th_in)["score_logits"])
+    f = score_functional(net.forward_fused(vis_in, th_in)["score_logits"], "mean")
     half = f.shape[0] // 2
     per_sample = []
     for row in range(f.shape[0]):
@@ -159,6 +213,8 @@ def test_topk_functional_and_stage_subset(tiny):
     assert torch.isfinite(reg) and stats["I_vis"] > 0
     logits = torch.tensor([[[[0.0, 10.0], [-10.0, 10.0]]]])
     assert float(score_functional(logits, "topk", 2)) == pytest.approx(torch.tensor(10.0).sigmoid().item())
+    picked = score_functional(logits, "decision", locations=torch.tensor([[0, 2]]))
+    assert float(picked) == pytest.approx(0.5 * (0.5 + torch.tensor(-10.0).sigmoid().item()))
 
 
 def test_lsi_images_limits_the_pass_to_the_first_images_of_the_batch(tiny):
@@ -205,7 +261,7 @@ def test_full_training_step_on_the_real_pvt_b0_detector():
     criterion = DetectionCriterion(cfg, net.num_classes, net.stride)
     vis, thf = net.extract_features(rgb, th)
     outputs = net.forward_fused(vis, thf)
-    reg, stats = LSIRegularizer(cfg)(net, vis, thf)
+    reg, stats = LSIRegularizer(cfg)(net, vis, thf, clean_scores=outputs["score_logits"])
     losses = criterion(outputs, targets, extra_terms={"lsi": reg})
     assert all(torch.isfinite(v) for v in losses.values())
     assert stats["I_vis"] > 0 and stats["I_th"] > 0 and math.isfinite(stats["ratio"])

@@ -1,4 +1,4 @@
-"""The ``lsi`` command: train, eval, bag, export, bench, demo.
+"""The ``lsi`` command: train, eval, bag, export, bench, demo, data.
 
 Each subcommand lives in its own module here and exposes ``register(subparsers)``, which adds an
 argparse parser whose ``func`` default takes the parsed namespace and returns an exit code. Modules keep
@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMAND_MODULES = ("train", "eval", "bag", "export", "bench", "demo")
+SUBCOMMAND_MODULES = ("train", "eval", "bag", "export", "bench", "demo", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:

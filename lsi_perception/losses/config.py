@@ -12,7 +12,8 @@ SCORE_LOSSES = ("focal", "bce")
 SCORE_TARGETS = ("hard", "gaussian")
 BOX_LOSSES = ("giou", "diou", "ciou")
 LSI_ESTIMATORS = ("fisher", "entropy")
-LSI_FUNCTIONALS = ("mean", "topk")
+LSI_FUNCTIONALS = ("decision", "topk", "mean")
+LSI_COMBINES = ("imbalance", "gat")
 
 
 @dataclass
@@ -29,7 +30,7 @@ class LossConfig:
     beta: float = 2.0  # box IoU loss (GIoU by default) on positive locations
     gamma: float = 1.0  # IoU-map loss: BCE of the predicted IoU against the actual IoU of the predicted box
     repulsion_weight: float = 1.0  # the whole repulsion term; 0 disables it (and skips its compute)
-    delta: float = 0.1  # LSI regularizer R = ||(1/I_vis, 1/I_th)||_2; 0 disables it in the trainer
+    delta: float = 0.1  # LSI regularizer (lsi_combine); 0 disables it in the trainer
 
     # --- score map
     score_loss: str = "focal"  # "focal" (sigmoid focal; quality-focal form for soft targets) | "bce"
@@ -59,13 +60,14 @@ class LossConfig:
     lsi_estimator: str = "fisher"  # "fisher": E[|grad f|^2 / f] (needs a double backward); "entropy":
     #                                E[f log f] - E[f] log E[f] over the samples (lsi_samples >= 2, cheaper)
     lsi_noise_scale: float = 1.0  # noise std = lsi_noise_scale * the features' own (detached) std
-    lsi_functional: str = "mean"  # f per image: "mean" score probability over the map | "topk" mean of top-k
-    lsi_topk: int = 100  # locations in f when lsi_functional == "topk"
+    lsi_functional: str = "decision"  # f per image: "decision" mean perturbed probability at the clean map's
+    #                                   top-k locations | "topk" top-k of the perturbed map | "mean" over the map
+    lsi_topk: int = 32  # locations in f for "decision" / "topk"
     lsi_stages: tuple[int, ...] = (0, 1, 2, 3)  # backbone stages perturbed (0 = stride 4 ... 3 = stride 32)
-    lsi_normalize: bool = True  # R *= detached mean(I): same gradient direction, scale-free value (sqrt 2 =
-    #                             balanced), so delta does not depend on the size of f or of the features
-    lsi_eps: float = 1e-2  # each I is floored at lsi_eps * mean(I): R stays finite (<= ~1/lsi_eps normalized)
-    #                        when a modality carries no information at all
+    lsi_combine: str = "imbalance"  # "imbalance": R = log cosh(log I_vis - log I_th), 0 when balanced, push
+    #                                 bounded, scale-free | "gat": ||(1/I_vis, 1/I_th)||_2 (Gat et al.)
+    lsi_eps: float = 1e-2  # each I is floored at lsi_eps * mean(I): R stays finite when a modality carries
+    #                        no information at all
 
     def validate(self) -> None:
         """Raise ValueError naming the bad key and the valid choices."""
@@ -75,6 +77,7 @@ class LossConfig:
             ("box_loss", self.box_loss, BOX_LOSSES),
             ("lsi_estimator", self.lsi_estimator, LSI_ESTIMATORS),
             ("lsi_functional", self.lsi_functional, LSI_FUNCTIONALS),
+            ("lsi_combine", self.lsi_combine, LSI_COMBINES),
         ):
             if value not in choices:
                 raise ValueError(f"loss.{name}={value!r} is not one of {', '.join(choices)}")

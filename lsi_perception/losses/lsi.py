@@ -9,8 +9,22 @@ Logarithmic Sobolev Inequality bounds the functional entropy of f under that Gau
 
 so the functional Fisher information I_m (taken w.r.t. the standardized noise eps, which makes it
 invariant to the scale of each modality's features) measures how much of the detector's output that
-modality carries. The regularizer R = ||(1/I_vis, 1/I_th)||_2 is largest when one modality carries
-little: minimizing it raises the information of the weaker modality (the max-entropy form of Gat et al.).
+modality carries.
+
+What f looks at matters. The default ("decision") is the mean perturbed score probability at the k
+locations where the *clean* score map is highest: the locations that become detections. Background
+locations (the vast majority of the map) do not enter f, so a network cannot raise a modality's
+"information" by making background scores react to feature noise, which would be rewarding false
+positives (the plain mean over the map, "mean", does exactly that; kept for comparison).
+
+How the informations are combined matters too. Default ("imbalance"): R = log cosh(log I_vis - log I_th),
+a smooth |log I_vis - log I_th|. It penalizes only the imbalance: it is 0 and flat when the modalities
+carry equal information, its push on log I is bounded by 1 (tanh), and scaling both informations
+together changes nothing, so there is no reward for inflating the output's noise sensitivity. "gat":
+Gat et al.'s R = ||(1/I_vis, 1/I_th)||_2, whose gradient -1/I^2 fades as the informations grow; use it
+with a small delta. (An earlier version multiplied R by the detached mean information, which made the
+push on each log I constant whatever the size of I: it never faded and drove both informations up
+~1000x in docs/experiment.md's first run.)
 
 Cost: the backbones run once per step. Here only fusion + neck + heads run again, once, on a batch of
 ``2 * n * k`` feature sets (k = min(B, cfg.lsi_images): the expectation over images is estimated on
@@ -23,6 +37,7 @@ trains the fusion, neck, heads and, through x_m, both backbones.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -58,22 +73,26 @@ def _frozen_batch_norm(net: FusedDetector) -> Iterator[None]:
             m.train()
 
 
-def score_functional(score_logits: Tensor, kind: str = "mean", topk: int = 100) -> Tensor:
+def score_functional(score_logits: Tensor, kind: str = "decision", topk: int = 32,
+                     locations: Tensor | None = None) -> Tensor:
     """Scalar positive functional f per image of the score map: [N, C, h, w] -> [N] in (0, 1).
 
-    "mean": the mean score probability over all locations and classes, i.e. the detector's total
-    "pedestrian mass". It is smooth, involves every location (so every feature position gets a gradient)
-    and needs no targets, which the regularizer does not see. "topk": the mean of the k highest
-    probabilities, which focuses on the locations that become detections (background dominates the
-    plain mean once training has pushed most locations toward 0). Both are means of probabilities, so
-    f > 0 as the Fisher information's 1/f needs, and are computed in float32.
+    "decision": the mean probability at ``locations`` ([N, topk] flat indices into C*h*w: the clean
+    map's top-k, fixed while the features are perturbed), i.e. how the detector's actual decisions react.
+    "topk": the mean of the k highest probabilities of this (perturbed) map. "mean": the mean over every
+    location and class, mostly background (rewards noisy background scores; kept for comparison). All
+    are means of probabilities, so f > 0 as the Fisher information's 1/f needs, computed in float32.
     """
     prob = score_logits.float().sigmoid().flatten(1)
+    if kind == "decision":
+        if locations is None:
+            raise ValueError("the 'decision' functional needs the clean map's top-k locations")
+        return prob.gather(1, locations).mean(dim=1)
     if kind == "mean":
         return prob.mean(dim=1)
     if kind == "topk":
         return prob.topk(min(topk, prob.shape[1]), dim=1).values.mean(dim=1)
-    raise ValueError(f"functional kind={kind!r} is not 'mean' or 'topk'")
+    raise ValueError(f"functional kind={kind!r} is not 'decision', 'mean' or 'topk'")
 
 
 def _feature_std(x: Tensor) -> Tensor:
@@ -95,11 +114,9 @@ class LSIRegularizer:
 
     Estimators: "fisher" (default) I_m = E[|grad_eps f|^2 / f] over images and noise samples; "entropy"
     E_images[ E_n[f log f] - E_n[f] log E_n[f] ] over the n >= 2 noise samples, which needs no gradient
-    w.r.t. the features (no double backward: cheaper, but noisier for small n). ``cfg.lsi_normalize``
-    (default) multiplies R by the detached mean (I_vis + I_th) / 2: the gradient direction is that of
-    ||(1/I_vis, 1/I_th)||, while the value becomes scale-free (sqrt(2) when the modalities are balanced,
-    ~ I_mean / I_min when one is weak), so ``delta`` does not depend on the magnitude of f or of the
-    feature dimension.
+    w.r.t. the features (no double backward: cheaper, but noisier for small n). ``clean_scores`` (the
+    training pass's score logits [B, C, h, w]) saves the clean pass the "decision" functional needs to
+    pick its locations; without it that pass is run here, without gradients.
     """
 
     def __init__(self, cfg: LossConfig | None = None, *, generator: torch.Generator | None = None) -> None:
@@ -113,11 +130,12 @@ class LSIRegularizer:
         self.topk = cfg.lsi_topk
         self.stages = tuple(sorted(set(cfg.lsi_stages)))
         self.eps = cfg.lsi_eps
-        self.normalize = cfg.lsi_normalize
+        self.combine = cfg.lsi_combine
         self.generator = generator
 
     def __call__(
-        self, net: FusedDetector, vis_feats: Sequence[Tensor], th_feats: Sequence[Tensor]
+        self, net: FusedDetector, vis_feats: Sequence[Tensor], th_feats: Sequence[Tensor],
+        clean_scores: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
         if len(vis_feats) != len(th_feats) or max(self.stages) >= len(vis_feats):
             raise ValueError(
@@ -127,13 +145,15 @@ class LSIRegularizer:
         if self.max_images and vis_feats[0].shape[0] > self.max_images:
             vis_feats = [v[: self.max_images] for v in vis_feats]
             th_feats = [t[: self.max_images] for t in th_feats]
+        locations = self._decision_locations(net, vis_feats, th_feats, clean_scores)
         differentiable = torch.is_grad_enabled()
         fisher = self.estimator == "fisher"
         with torch.enable_grad() if fisher else contextlib.nullcontext():
             vis_in, th_in, noise_vis, noise_th = self._perturbed_batch(vis_feats, th_feats, leaf=fisher)
             with _frozen_batch_norm(net):
                 outputs = net.forward_fused(vis_in, th_in)
-            f = score_functional(outputs["score_logits"], self.functional, self.topk)  # [2 * n * k]
+            f = score_functional(outputs["score_logits"], self.functional, self.topk,
+                                 None if locations is None else locations.repeat(2 * self.samples, 1))  # [2nk]
             f_vis, f_th = f.chunk(2)  # visible-perturbed half, thermal-perturbed half: [n * k] each
             if fisher:
                 info_vis, info_th = self._fisher(f, f_vis, f_th, noise_vis, noise_th, differentiable)
@@ -152,13 +172,30 @@ class LSIRegularizer:
         }
         return reg, stats
 
+    def _decision_locations(self, net: FusedDetector, vis_feats: Sequence[Tensor], th_feats: Sequence[Tensor],
+                            clean_scores: Tensor | None) -> Tensor | None:
+        """[k, topk] flat indices of the highest clean scores per image ("decision" functional), else None."""
+        if self.functional != "decision":
+            return None
+        k = vis_feats[0].shape[0]
+        if clean_scores is None:
+            with torch.no_grad(), _frozen_batch_norm(net):
+                clean_scores = net.forward_fused(list(vis_feats), list(th_feats))["score_logits"]
+        flat = clean_scores[:k].detach().float().flatten(1)
+        return flat.topk(min(self.topk, flat.shape[1]), dim=1).indices
+
     def _combine(self, info_vis: Tensor, info_th: Tensor) -> Tensor:
-        """R = ||(1/I_vis, 1/I_th)||_2 with each I floored at eps * mean(I) (so R stays finite when a
-        modality carries nothing), times the detached mean when normalizing."""
+        """R from the two informations, each floored at eps * mean(I) (R stays finite when one is 0).
+
+        "imbalance": log cosh(log I_vis - log I_th); "gat": ||(1/I_vis, 1/I_th)||_2.
+        """
         mean = ((info_vis + info_th) / 2).detach().clamp(min=torch.finfo(torch.float32).tiny)
         floor = self.eps * mean
-        reg = torch.linalg.vector_norm(torch.stack((1 / (info_vis + floor), 1 / (info_th + floor))))
-        return reg * mean if self.normalize else reg
+        iv, it = info_vis + floor, info_th + floor
+        if self.combine == "gat":
+            return torch.linalg.vector_norm(torch.stack((1 / iv, 1 / it)))
+        gap = torch.log(iv) - torch.log(it)
+        return gap.abs() + torch.log1p(torch.exp(-2 * gap.abs())) - math.log(2.0)  # = log cosh(gap), stable
 
     def _perturbed_batch(
         self, vis_feats: Sequence[Tensor], th_feats: Sequence[Tensor], leaf: bool

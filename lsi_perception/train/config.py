@@ -29,6 +29,9 @@ class AugmentConfig:
     rgb_jitter: tuple[float, float, float] = (0.2, 0.2, 0.2)  # RGB brightness, contrast, saturation (+-)
     thermal_jitter: tuple[float, float] = (0.2, 0.2)  # thermal brightness offset, contrast gain (+-)
     jitter_p: float = 0.8  # probability of each modality's photometric jitter
+    modality_dropout: float = 0.0  # per-sample chance of blanking one modality in training (half RGB, half thermal)
+    modality: str = "both"  # "rgb" / "thermal": single-modality model (the other input is always blank, in
+    #                          training and validation): the two-stream network at the same budget
 
 
 @dataclass
@@ -87,6 +90,10 @@ class DataConfig:
             raise ValueError("data.augment.resized_crop_ratio needs 0 < low <= high, modality_shift >= 0")
         if min(a.rgb_jitter + a.thermal_jitter) < 0 or not 0.0 <= a.jitter_p <= 1.0:
             raise ValueError("data.augment jitter amounts must be >= 0 and jitter_p a probability")
+        if self.augment.modality not in ("both", "rgb", "thermal"):
+            raise ValueError(f"data.augment.modality={self.augment.modality!r} must be 'both', 'rgb' or 'thermal'")
+        if not 0.0 <= self.augment.modality_dropout <= 1.0:
+            raise ValueError(f"data.augment.modality_dropout={self.augment.modality_dropout} must be a probability in [0, 1]")
         if not 0.0 <= self.augment.hflip <= 1.0:
             raise ValueError(f"data.augment.hflip={self.augment.hflip} must be a probability in [0, 1]")
         choices = (("paired_target", ("visible", "lwir", "mean", "union")), ("missing_labels", ("skip", "empty", "error")),
@@ -146,6 +153,8 @@ class RuntimeConfig:
     amp: str = "auto"  # "auto" (bf16 on CUDA if supported, else fp16; off on CPU) | "off" | "bf16" | "fp16"
     eval_every: int = 1  # validate every N epochs (and after the last); 0 = only after the last
     eval_score_threshold: float = 0.01  # detections kept for MR (the curve needs low-score detections)
+    eval_reasonable_min_height: float = 55.0  # Reasonable setting's height floor (KAIST: 55 px at 640x512;
+    #                                           scale it for smaller images, e.g. 13.75 at 160x128)
     log_every: int = 20  # steps between TensorBoard scalars (and I_vis / I_th when delta = 0)
     checkpoint_every: int = 0  # also save last + train state every N steps (0: at epoch ends only)
     stop_at_step: int | None = None  # end this invocation after step N (checkpointed; schedule unchanged),

@@ -10,6 +10,7 @@ computes.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -23,6 +24,7 @@ from torch import Tensor, nn
 from lsi_perception.config import InferenceConfig
 from lsi_perception.eval import EvalResult
 from lsi_perception.eval import evaluate as evaluate_detections
+from lsi_perception.eval.settings import SETTINGS, SETTINGS_BY_NAME, Setting
 from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import LSIDetectorNet, decode
 
@@ -87,10 +89,11 @@ class TrainingObjective(nn.Module):
         extra: dict[str, Tensor] = {}
         stats: dict[str, float] = {}
         if self.regularizer is not None and self.delta > 0:
-            extra["lsi"], stats = self.regularizer(self.net, vis, th)
+            extra["lsi"], stats = self.regularizer(self.net, vis, th, clean_scores=outputs["score_logits"])
         elif self.regularizer is not None and measure_modalities:
             with torch.no_grad():  # a measurement only: R comes back detached, no graph is kept
-                _, stats = self.regularizer(self.net, [v.detach() for v in vis], [t.detach() for t in th])
+                _, stats = self.regularizer(self.net, [v.detach() for v in vis], [t.detach() for t in th],
+                                            clean_scores=outputs["score_logits"])
         # Losses in fp32 even under autocast: focal/IoU terms lose too much in half precision.
         outputs = {k: (v.float() if isinstance(v, Tensor) else v) for k, v in outputs.items()}
         losses = self.criterion(outputs, targets, extra_terms=extra)
@@ -121,6 +124,8 @@ class StepContext:
     grad_clip: float
     log_every: int
     max_steps: int
+    modality_dropout: float = 0.0  # per-sample chance of blanking one modality (half RGB, half thermal)
+    blank: str | None = None  # "rgb" | "thermal": always blank that modality (single-modality models)
 
 
 def move_targets(targets: Iterable[Mapping[str, Tensor]], device: torch.device) -> list[dict[str, Tensor]]:
@@ -128,11 +133,37 @@ def move_targets(targets: Iterable[Mapping[str, Tensor]], device: torch.device) 
             for t in targets]
 
 
+BLANK_TRAIN_NOISE = 1e-3  # std of the noise on a blanked training input (see blank_for_training)
+
+
+def blank_for_training(x: Tensor, drop: Tensor) -> Tensor:
+    """``x`` with the samples where ``drop`` ([B] bool) is set replaced by the normalized-space zero image
+    plus N(0, BLANK_TRAIN_NOISE^2) noise. The noise is not cosmetic: on an exactly constant input PVT's
+    LayerNorms see zero variance at initialization and their backward returns NaN."""
+    if not bool(drop.any()):
+        return x
+    noise = BLANK_TRAIN_NOISE * torch.randn_like(x)
+    return torch.where(drop.view(-1, 1, 1, 1), noise, x)
+
+
+def drop_modalities(rgb: Tensor, thermal: Tensor, p: float) -> tuple[Tensor, Tensor]:
+    """Modality dropout: each sample loses its RGB image with chance p / 2, else its thermal one with
+    chance p / 2 (blanked as the Detector blanks a missing one, see ``blank_for_training``)."""
+    u = torch.rand(rgb.shape[0], device=rgb.device)
+    return blank_for_training(rgb, u < p / 2), blank_for_training(thermal, (u >= p / 2) & (u < p))
+
+
 def train_step(ctx: StepContext, batch, measure: bool) -> tuple[dict[str, float], dict[str, float], float]:
     """One forward/backward/update. Returns (loss terms as floats, modality stats, grad norm before clipping)."""
     rgb = batch.rgb.to(ctx.device, non_blocking=True)
     thermal = batch.thermal.to(ctx.device, non_blocking=True)
     targets = move_targets(batch.targets, ctx.device)
+    if ctx.modality_dropout > 0:
+        rgb, thermal = drop_modalities(rgb, thermal, ctx.modality_dropout)
+    if ctx.blank is not None:  # single-modality model: the other input is always blank
+        every = torch.ones(rgb.shape[0], dtype=torch.bool, device=rgb.device)
+        rgb = blank_for_training(rgb, every) if ctx.blank == "rgb" else rgb
+        thermal = blank_for_training(thermal, every) if ctx.blank == "thermal" else thermal
     ctx.optimizer.zero_grad(set_to_none=True)
     with ctx.amp.autocast():
         losses, stats = ctx.objective(rgb, thermal, targets, measure)
@@ -229,16 +260,24 @@ def predict_loader(net: LSIDetectorNet, loader: Iterable, inference: InferenceCo
     return out
 
 
+def reasonable_setting(min_height: float = 55.0) -> Setting:
+    """KAIST's Reasonable setting (occlusion none/partial) with its 55 px floor replaced by ``min_height``:
+    for images smaller than KAIST's 640x512, 55 * height / 512 keeps the same share of pedestrians."""
+    base = SETTINGS_BY_NAME["reasonable"]
+    return dataclasses.replace(base, min_height=float(min_height))
+
+
 def evaluate(net: LSIDetectorNet, loader: Iterable, annotations, inference: InferenceConfig,
              device: torch.device, amp: AmpSettings, blank: str | None = None,
-             protocol: str = VALIDATION_PROTOCOL) -> EvalResult:
+             protocol: str = VALIDATION_PROTOCOL, reasonable_min_height: float = 55.0) -> EvalResult:
     """Run the model (+ decode) over the validation loader and score it with the KAIST evaluator, in memory.
 
     ``blank`` ("rgb" | "thermal") zeroes that modality at test time: how much the detector leans on each.
     ``protocol``: the evaluator's protocol ("strict" or "reference"); the result names it.
     """
     detections = predict_loader(net, loader, inference, device, amp, blank)
-    return evaluate_detections(annotations, detections, protocol=protocol)
+    settings = SETTINGS if reasonable_min_height == 55.0 else (reasonable_setting(reasonable_min_height),)
+    return evaluate_detections(annotations, detections, settings=settings, protocol=protocol)
 
 
 def summarize(result: EvalResult) -> dict[str, float]:

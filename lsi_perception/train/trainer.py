@@ -281,7 +281,8 @@ class Trainer:
         if self.dist.is_main and self.val_loader is not None:
             tic = time.perf_counter()
             result = evaluate(self._eval_net(), self.val_loader, self.val_annotations, self._eval_inference(),
-                              self.device, self.amp)
+                              self.device, self.amp, blank=self.blanked_modality,
+                              reasonable_min_height=self.cfg.runtime.eval_reasonable_min_height)
             metrics = summarize(result)
             metrics["val_seconds"] = time.perf_counter() - tic
         metrics = dist_utils.broadcast_object(metrics, self.dist)  # type: ignore[assignment]
@@ -290,6 +291,11 @@ class Trainer:
     def _eval_net(self) -> LSIDetectorNet:
         """The weights validated and saved: the EMA average when ``optim.ema_decay > 0``."""
         return self.ema.module if self.ema is not None else self.net
+
+    @property
+    def blanked_modality(self) -> str | None:
+        """The input a single-modality model never sees ("rgb" | "thermal"), else None."""
+        return {"rgb": "thermal", "thermal": "rgb"}.get(self.cfg.data.augment.modality)
 
     def _eval_inference(self) -> InferenceConfig:
         """The deployment settings with a low score threshold: the MR curve needs low-score detections."""
@@ -332,7 +338,8 @@ class Trainer:
         cfg, rt = self.cfg, self.cfg.runtime
         stop_at = min(self.total_steps, rt.stop_at_step or math.inf)
         ctx = StepContext(self.objective, self.optimizer, self.scheduler, self.scaler, self.amp, self.device,
-                          cfg.optim.grad_clip, rt.log_every, int(stop_at))
+                          cfg.optim.grad_clip, rt.log_every, int(stop_at), cfg.data.augment.modality_dropout,
+                          self.blanked_modality)
         metrics: dict[str, float] = {}
         progress = None
         if self.dist.is_main and rt.progress:
