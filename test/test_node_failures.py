@@ -13,7 +13,7 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.parameter import Parameter  # noqa: E402
 
 from lsi_perception.ros.diagnostics import ERROR, OK, WARN  # noqa: E402
-from lsi_perception.ros.harness import ros_context, running_detector  # noqa: E402
+from lsi_perception.ros.harness import ros_context, running_detector, wait_for  # noqa: E402
 from lsi_perception.ros.health import MAX_CONSECUTIVE_FAILURES  # noqa: E402
 from lsi_perception.ros.messages import stamp_to_ns  # noqa: E402
 from lsi_perception.testing import synthetic_pair  # noqa: E402
@@ -28,13 +28,6 @@ H, W = 128, 160
 def ros():
     with ros_context():
         yield
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached within the timeout"
-        time.sleep(0.02)
 
 
 def params(random_checkpoint, **extra):

@@ -13,7 +13,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from lsi_perception.ros.diagnostics import DIAGNOSTIC_KEYS, WARN  # noqa: E402
-from lsi_perception.ros.harness import image_msg, ns_to_time, ros_context, running_detector  # noqa: E402
+from lsi_perception.ros.harness import image_msg, ns_to_time, ros_context, running_detector, wait_for  # noqa: E402
 from lsi_perception.testing import synthetic_pair  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -25,13 +25,6 @@ H, W = 128, 160
 def ros():
     with ros_context():
         yield
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached within the timeout"
-        time.sleep(0.02)
 
 
 def params(random_checkpoint, **extra):

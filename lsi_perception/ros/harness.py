@@ -121,6 +121,14 @@ class DetectorClient(Node):
             return [s for arr in self.diagnostics for s in arr.status if s.name.startswith(f"{node_name}:")]
 
 
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll ``predicate`` (the detector spins on its own thread) until true; AssertionError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached within the timeout"
+        time.sleep(0.02)
+
+
 @contextlib.contextmanager
 def running_detector(parameters: dict[str, Any], namespace: str = "", node_name: str = "lsi_detector",
                      compressed: bool = False, overlay: bool = True) -> Iterator[tuple[Any, DetectorClient]]:
