@@ -28,14 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from lsi_perception.bag.convert import BoxArray, decode_image, detection_array_to_boxes, stamp_to_ns
 from lsi_perception.bag.from_dataset import FromDatasetConfig, dataset_to_bag
 from lsi_perception.bag.reader import BagReader
 from lsi_perception.bag.recorder import Arrival, BagRecorder, header_stamp_ns
 from lsi_perception.bag.typestore import DETECTION_2D_ARRAY, IMAGE, typestore
 from lsi_perception.dds import use_large_frames_profile
+from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
+from lsi_perception.pipeline.detection_codec import BoxArray, read_detection_array
+from lsi_perception.pipeline.image_codec import decode_rgb_message, decode_thermal_message
+from lsi_perception.pipeline.stamps import stamp_to_ns
 from lsi_perception.resources import default_checkpoint_path
-from lsi_perception.ros.node_config import RGB_TOPIC, THERMAL_TOPIC
 
 
 @dataclass
@@ -122,7 +124,7 @@ class _LatencyProbe:
                 self.rgb_wall[stamp] = arrival.wall_ns
                 return
             msg = typestore().deserialize_cdr(arrival.data, DETECTION_2D_ARRAY)
-            self.arrays[stamp] = detection_array_to_boxes(msg)
+            self.arrays[stamp] = read_detection_array(msg)
             self.array_walls.append(arrival.wall_ns)
             self.last_array_wall = time.monotonic()
             if stamp in self.rgb_wall:
@@ -243,15 +245,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _finish(cfg: DemoConfig, checkpoint: Path, input_bag: Path, det_bag: Path, probe: _LatencyProbe,
             pairs_in: int) -> DemoSummary:
-    from lsi_perception.bag.detect import evaluate_against_ground_truth, frames_index
+    from lsi_perception.bag.ground_truth import evaluate_against_ground_truth, frames_index
 
     out = Path(cfg.out_dir)
     with BagReader(input_bag) as reader:
         frames = frames_index(reader.custom_data)
-        ground_truth = {stamp_to_ns(m.msg.header.stamp): detection_array_to_boxes(m.msg)
+        ground_truth = {stamp_to_ns(m.msg.header.stamp): read_detection_array(m.msg)
                         for m in reader.messages(["/ground_truth"])}
     with BagReader(det_bag) as reader:  # what was recorded is what is scored and drawn
-        detections = {stamp_to_ns(m.msg.header.stamp): detection_array_to_boxes(m.msg)
+        detections = {stamp_to_ns(m.msg.header.stamp): read_detection_array(m.msg)
                       for m in reader.messages(["/detections"])}
     result = evaluate_against_ground_truth(ground_truth, detections, frames, (cfg.width, cfg.height))
     mr = result.to_json()
@@ -278,7 +280,7 @@ def _finish(cfg: DemoConfig, checkpoint: Path, input_bag: Path, det_bag: Path, p
 
 def _side_by_side(rgb: np.ndarray, thermal: np.ndarray, dets: BoxArray | None, title: str) -> np.ndarray:
     """RGB | thermal (as gray RGB), both with the node's boxes; a note when the node sent no array."""
-    from lsi_perception.ros.overlay import draw_overlay
+    from lsi_perception.pipeline.overlay import draw_overlay
 
     th = thermal if thermal.dtype == np.uint8 else (255 * (thermal - thermal.min()) / max(1e-6, np.ptp(thermal))).astype(np.uint8)
     th_rgb = np.repeat(th[..., None], 3, axis=2)
@@ -296,7 +298,7 @@ def _draw_outputs(input_bag: Path, detections: dict[int, BoxArray], frames: list
     import cv2
     from PIL import Image as PILImage
 
-    from lsi_perception.ros.sync import pair_offline
+    from lsi_perception.pipeline.sync import pair_offline
 
     names = {stamp: (name, tod) for stamp, name, tod in frames}
     with BagReader(input_bag) as reader:
@@ -309,7 +311,7 @@ def _draw_outputs(input_bag: Path, detections: dict[int, BoxArray], frames: list
     for rgb_msg, thermal_msg in pairs:
         stamp = stamp_to_ns(rgb_msg.header.stamp)
         name, tod = names.get(stamp, (str(stamp), ""))
-        panels.append(_side_by_side(decode_image(rgb_msg, want="rgb"), decode_image(thermal_msg, want="thermal"),
+        panels.append(_side_by_side(decode_rgb_message(rgb_msg), decode_thermal_message(thermal_msg),
                                     detections.get(stamp), f"{tod} {name}"))
     if not panels:
         raise RuntimeError(f"no RGB/thermal pairs in {input_bag}: nothing to draw")

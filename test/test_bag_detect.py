@@ -129,5 +129,6 @@ def test_constant_thermal_frame_is_skipped_and_reported_not_published_as_nobody(
     dataset_to_bag(copy, tmp_path / "in_bag", FromDatasetConfig(), progress=False)
     result = detect_bag(tmp_path / "in_bag", detector, tmp_path / "out_bag", progress=False)
     assert result.pairs == len(frames) - 1
-    [(stamp, why)] = result.skipped
-    assert "constant" in why and stamp not in result.detections
+    [(stamp, kind, why)] = result.skipped
+    assert kind == "decode" and "constant" in why and stamp not in result.detections
+    assert result.skipped_by_kind == {"decode": 1}

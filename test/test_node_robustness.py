@@ -12,7 +12,7 @@ from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
-from lsi_perception.ros.diagnostics import DIAGNOSTIC_KEYS, WARN  # noqa: E402
+from lsi_perception.node_logic.diagnostics import DIAGNOSTIC_KEYS, WARN  # noqa: E402
 from lsi_perception.ros.harness import image_msg, ns_to_time, ros_context, running_detector, wait_for  # noqa: E402
 from lsi_perception.testing import synthetic_pair  # noqa: E402
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import yaml
 
-from lsi_perception.ros.diagnostics import DIAGNOSTIC_KEYS, OK, WARN, PipelineSnapshot, summarize
-from lsi_perception.ros.health import HealthEvidence
-from lsi_perception.ros.node_config import NodeConfig, defaults_as_ros_values, runtime_parameters
-from lsi_perception.ros.overlay import draw_overlay
-from lsi_perception.ros.stats import LatencyWindow, RateMeter
-from lsi_perception.ros.worker_queue import Closed, LatestWinsQueue
+from lsi_perception.node_logic.diagnostics import DIAGNOSTIC_KEYS, OK, WARN, PipelineSnapshot, summarize
+from lsi_perception.node_logic.health import HealthEvidence
+from lsi_perception.node_logic.node_config import NodeConfig, defaults_as_ros_values, runtime_parameters
+from lsi_perception.node_logic.stats import LatencyWindow, RateMeter
+from lsi_perception.node_logic.worker_queue import Closed, LatestWinsQueue
+from lsi_perception.pipeline.overlay import draw_overlay
 
 
 def test_params_file_mirrors_node_config(repo_root):

@@ -29,8 +29,10 @@ from tqdm import tqdm
 from lsi_perception.data.bbgt import read_bbgt
 from lsi_perception.data.images import read_rgb, read_thermal
 from lsi_perception.eval.annotations import time_of_day_from_name
+from lsi_perception.pipeline.detection_codec import gt_attributes
+from lsi_perception.pipeline.stamps import NS_PER_S
 
-from .convert import NS_PER_S, compressed_image_message, detection_array_message, gt_attributes, image_message
+from .convert import compressed_image_message, detection_array_message, image_message
 from .writer import BagWriter
 
 FRAMES_KEY = "lsi_perception.frames"

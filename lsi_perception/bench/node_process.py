@@ -97,11 +97,11 @@ def _echo_round_trip(echo, rgb_msg, thermal_msg, timeout: float) -> float | None
 
 def _round_trip(client, rgb_msg, thermal_msg, timeout: float) -> float | None:
     """Publish one pair and wait for its detections: seconds from publish to arrival, None if lost."""
-    from lsi_perception.ros.messages import stamp_to_ns
+    from lsi_perception.pipeline.stamps import stamp_to_ns
 
     before = len(client.detections)
     t0 = time.perf_counter()
-    client.publish_pair(rgb_msg, thermal_msg, stamp_to_ns(rgb_msg.header))
+    client.publish_pair(rgb_msg, thermal_msg, stamp_to_ns(rgb_msg.header.stamp))
     if not client.wait_until(lambda: len(client.detections) > before, timeout):
         return None
     return client.detections[-1][0] - t0

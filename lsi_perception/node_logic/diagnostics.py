@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from lsi_perception.ros.health import ERROR, OK, WARN, Assessment, HealthEvidence, HealthMonitor
+from lsi_perception.node_logic.health import ERROR, OK, WARN, Assessment, HealthEvidence, HealthMonitor
 
 __all__ = ["DIAGNOSTIC_KEYS", "ERROR", "OK", "STATUS_NAME", "WARN", "PipelineSnapshot", "assess",
            "diagnostic_values", "summarize"]
