@@ -145,7 +145,7 @@ class Detector:
 
         path = Path(path)
         if path.suffix == ".onnx":
-            from lsi_perception.export import read_onnx_meta
+            from lsi_perception.onnx_export import read_onnx_meta
 
             meta = read_onnx_meta(path)
             return cls(OnnxRuntimeBackend(path, meta, device, precision, backend_options), meta,

@@ -99,7 +99,7 @@ def test_cache_falls_back_next_to_the_checkpoint_and_rehashes_changed_content(tm
         out.write_bytes(b"onnx")
         return out
 
-    monkeypatch.setattr("lsi_perception.export.export_onnx", fake_export)
+    monkeypatch.setattr("lsi_perception.onnx_export.export_onnx", fake_export)
     blocked = tmp_path / "not_a_dir"
     blocked.write_text("a file where the cache directory should be")
     monkeypatch.setenv("LSI_PERCEPTION_CACHE_DIR", str(blocked))

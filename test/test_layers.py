@@ -20,7 +20,7 @@ LAYERS = {
     "model": 2, "imaging": 2, "eval": 2,
     "losses": 3, "data": 3, "checkpoint": 3,
     "testing": 4,
-    "export": 5,
+    "onnx_export": 5,
     "backends": 6,
     "inference": 7, "train": 7,
     "pipeline": 8,

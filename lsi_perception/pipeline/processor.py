@@ -18,9 +18,8 @@ input's fault.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,20 +53,13 @@ class PairOutcome:
     """What ``PairProcessor.process`` made of one pair: detections, or ``skipped`` saying why not.
 
     ``rgb`` / ``thermal`` are the decoded images (thermal registered to RGB; None when blanked or not
-    reached); ``decode_ms`` covers decoding + alignment, ``inference_ms`` the Detector call.
+    reached).
     """
 
     detections: Any | None = None  # lsi_perception.inference.Detections
     rgb: np.ndarray | None = None
     thermal: np.ndarray | None = None
     skipped: Skipped | None = None
-    decode_ms: float = 0.0
-    inference_ms: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.skipped is None and self.detections is not None
 
     @property
     def missing(self) -> str | None:
@@ -98,7 +90,6 @@ class PairProcessor:
         """Steps 1-2: the decoded, registered images, or ``skipped`` (decode / alignment)."""
         if rgb_msg is None and thermal_msg is None:
             raise ValueError("a pair needs at least one of rgb_msg and thermal_msg")
-        t0 = time.perf_counter()
         out = PairOutcome()
         stream = "rgb"
         try:
@@ -112,21 +103,18 @@ class PairProcessor:
             out.skipped = Skipped("decode", f"{stream} image skipped: {exc}")
         except AlignmentError as exc:
             out.skipped = Skipped("alignment", f"pair skipped: {exc}")
-        out.decode_ms = (time.perf_counter() - t0) * 1e3
         return out
 
     def detect(self, decoded: PairOutcome) -> PairOutcome:
         """Step 3 on a ``decode`` result (unchanged when it was skipped)."""
         if decoded.skipped is not None:
             return decoded
-        t0 = time.perf_counter()
         try:
             decoded.detections = self.detector.predict(decoded.rgb, decoded.thermal)
         except ValueError as exc:  # an image the Detector rejects (shape / dtype)
             decoded.skipped = Skipped("decode", f"pair skipped: {exc}")
         except RuntimeError as exc:  # e.g. CUDA out of memory, NaN outputs: the next pair may work
             decoded.skipped = Skipped("inference", f"inference failed: {exc}", failure=True)
-        decoded.inference_ms = (time.perf_counter() - t0) * 1e3
         return decoded
 
     def process(self, rgb_msg: Any | None, thermal_msg: Any | None, rgb_hw: tuple[int, int] | None = None
