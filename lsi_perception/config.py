@@ -1,7 +1,8 @@
 """Typed configuration shared by the model, the Detector and the tools, with YAML loading and overrides.
 
-Every default lives here (or in a sibling ``*_config`` dataclass module of a later layer); YAML files in
-``config/`` only override. Dataclasses nest; ``load_yaml_config`` fills them from a mapping and rejects
+The model, preprocessing and post-processing defaults live here; later layers keep theirs in their own
+dataclasses (``losses/config.py``, ``train/config.py``, ``node_logic/node_config.py``,
+``pipeline/defaults.py``). YAML files in ``config/`` only override. Dataclasses nest; ``load_yaml_config`` fills them from a mapping and rejects
 unknown keys with the list of valid ones, so a typo in a config file is an error, not a silent default.
 """
 from __future__ import annotations

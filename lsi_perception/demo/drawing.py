@@ -10,7 +10,8 @@ from lsi_perception.bag.from_dataset import FromDatasetConfig
 from lsi_perception.bag.reader import BagReader
 from lsi_perception.pipeline.detection_codec import BoxArray
 from lsi_perception.pipeline.image_codec import decode_rgb_message, decode_thermal_message
-from lsi_perception.pipeline.stamps import stamp_to_ns
+from lsi_perception.pipeline.defaults import QUEUE_SIZE, SLOP_S
+from lsi_perception.pipeline.stamps import NS_PER_S, stamp_to_ns
 
 
 def _side_by_side(rgb: np.ndarray, thermal: np.ndarray, dets: BoxArray | None, title: str) -> np.ndarray:
@@ -43,7 +44,7 @@ def draw_outputs(input_bag: Path, detections: dict[int, BoxArray], frames: list[
         streams = [[], []]
         for m in reader.messages([rgb_topic, thermal_topic]):
             streams[0 if m.topic == rgb_topic else 1].append((stamp_to_ns(m.msg.header.stamp), m.msg))
-    pairs = pair_offline(streams, queue_size=10, slop_ns=50_000_000)
+    pairs = pair_offline(streams, queue_size=QUEUE_SIZE, slop_ns=round(SLOP_S * NS_PER_S))
     panels = []
     for rgb_msg, thermal_msg in pairs:
         stamp = stamp_to_ns(rgb_msg.header.stamp)
