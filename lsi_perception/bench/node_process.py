@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from lsi_perception.dds import PROFILE_VARIABLES, use_large_frames_profile
+from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
 
 NODE_NAMESPACE = "/bench_xp"
 ECHO_NAMESPACE = "/bench_echo"
@@ -71,8 +72,8 @@ def _echo_client(namespace: str):
 
     node = Node("lsi_bench_echo_client", namespace=namespace)
     reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    node.rgb_pub = node.create_publisher(Image, "rgb/image_raw", reliable)
-    node.thermal_pub = node.create_publisher(Image, "thermal/image_raw", reliable)
+    node.rgb_pub = node.create_publisher(Image, RGB_TOPIC, reliable)
+    node.thermal_pub = node.create_publisher(Image, THERMAL_TOPIC, reliable)
     node.cond, node.replies = threading.Condition(), []
 
     def on_echo(msg: Header) -> None:

@@ -8,9 +8,9 @@ import numpy as np
 
 from lsi_perception.bag.from_dataset import FromDatasetConfig
 from lsi_perception.bag.reader import BagReader
+from lsi_perception.pipeline.defaults import QUEUE_SIZE, SLOP_S
 from lsi_perception.pipeline.detection_codec import BoxArray
 from lsi_perception.pipeline.image_codec import decode_rgb_message, decode_thermal_message
-from lsi_perception.pipeline.defaults import QUEUE_SIZE, SLOP_S
 from lsi_perception.pipeline.stamps import NS_PER_S, stamp_to_ns
 
 
