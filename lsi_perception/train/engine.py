@@ -25,6 +25,7 @@ from lsi_perception.config import InferenceConfig
 from lsi_perception.device import AUTOCAST_DTYPES, resolve_precision
 from lsi_perception.eval import EvalResult
 from lsi_perception.eval import evaluate as evaluate_detections
+from lsi_perception.eval.results import xyxy_to_xywh
 from lsi_perception.eval.settings import SETTINGS, SETTINGS_BY_NAME, Setting
 from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import LSIDetectorNet, decode
@@ -256,8 +257,8 @@ def predict_loader(net: LSIDetectorNet, loader: Iterable, inference: InferenceCo
             outputs = net(rgb, thermal)
         for image_id, dets, meta in zip(batch.image_ids, decode(outputs, inference), batch.meta):
             boxes = meta["letterbox"].to_original(dets["boxes"].float().cpu().numpy())
-            xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-            out[image_id] = np.concatenate([xywh, dets["scores"].float().cpu().numpy()[:, None]], 1).astype(np.float32)
+            scores = dets["scores"].float().cpu().numpy()[:, None]
+            out[image_id] = np.concatenate([xyxy_to_xywh(boxes), scores], 1).astype(np.float32)
     return out
 
 
