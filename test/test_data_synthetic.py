@@ -153,6 +153,24 @@ def test_thermal_agc_compresses_people_when_a_hot_engine_is_in_view() -> None:
     assert int(plain[35, 33]) - int(plain[35, 60]) > 2 * (int(with_engine[35, 33]) - int(with_engine[35, 60]))
 
 
+def test_thermal_blur_is_the_same_optics_at_any_rendered_size() -> None:
+    """A warm edge spreads over the same share of the image whether rendered at 640 or at 128 px."""
+    from lsi_perception.data.synthetic_physics import ThermalCamera
+
+    def edge_width_share(width: int) -> float:
+        height = width * 4 // 5
+        cam = ThermalCamera(WorldPhysics(), height, width, np.random.default_rng(0), noise=0.0)
+        scene = np.zeros((height, width), np.float32)
+        scene[:, width // 2:] = 10.0
+        row = cam.sense(scene)[height // 4]
+        rising = np.count_nonzero((row > 1.0) & (row < 9.0))  # native pixels between 10 % and 90 %
+        return rising / row.size
+
+    full, small = edge_width_share(640), edge_width_share(128)
+    assert full > 0.004  # ~2.6 px of a 320-px sensor: blurred
+    assert small < 0.025  # a 1-native-px sigma at 64 px would spread it over 4 % of the image
+
+
 def test_contrast_statistic_sees_a_person_and_not_flat_background(tmp_path: Path) -> None:
     from lsi_perception.data.contrast import dataset_contrast, person_contrast
 

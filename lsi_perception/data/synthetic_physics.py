@@ -25,6 +25,9 @@ import cv2
 import numpy as np
 
 
+THERMAL_SENSOR_WIDTH_PX = 320  # FLIR A35 (KAIST): the width at which thermal_blur_px is given
+
+
 @dataclass
 class WorldPhysics:
     """Every physical constant of the synthetic world (degrees Celsius, kelvin differences, relative radiance)."""
@@ -56,7 +59,9 @@ class WorldPhysics:
 
     # --- thermal camera (FLIR A35: 320x256, NETD < 50 mK; KAIST upsampled it to the 640x512 RGB frame)
     thermal_native_scale: float = 0.5
-    thermal_blur_px: float = 1.0  # optical blur sigma at native resolution (~2 px in the RGB frame)
+    # Optical blur sigma in pixels of the real 320-px-wide sensor (~2 px in a 640-px RGB frame); scaled
+    # with the rendered size, so a frame rendered at 128 px is not blurred five times as much.
+    thermal_blur_px: float = 1.0
     thermal_netd_k: float = 0.05  # temporal noise sigma
     thermal_column_fpn_k: float = 0.15  # fixed-pattern column noise sigma (per drive)
     thermal_agc_percentiles: tuple[float, float] = (1.0, 99.0)  # per-frame linear AGC to 0..255
@@ -77,8 +82,11 @@ class WorldPhysics:
     full_well_e: float = 800.0  # electrons at the top of the range (small pixels at high analog gain)
     read_noise_e: float = 6.0
     exposure_target: float = 0.35  # auto exposure maps the scene's median to this
-    max_exposure_gain: float = 4.0  # longest shutter x analog gain relative to the day exposure
-    max_digital_gain: float = 4.0  # extra gain after read-out (amplifies noise too)
+    # Night exposure is capped: a vehicle camera keeps its shutter short (about 1/30 s at 30 fps, against
+    # motion blur) and its analog gain moderate, so an unlit street stays dark and noisy (KAIST's night
+    # RGB frames: people readable under lamps and headlights, hardly elsewhere).
+    max_exposure_gain: float = 2.0  # longest shutter x analog gain relative to the day exposure
+    max_digital_gain: float = 2.0  # extra gain after read-out (amplifies noise too)
     bloom_sigma_fraction: float = 0.02  # bloom kernel sigma as a fraction of the image width
     bloom_strength: float = 0.08  # share of over-range radiance spread into the neighbourhood
     night_motion_blur_frames: float = 1.5  # exposure length at night in units of the per-frame pan
@@ -121,8 +129,9 @@ class ThermalCamera:
     def sense(self, temp_c: np.ndarray) -> np.ndarray:
         """Scene temperatures (float32 C, RGB size) -> what the sensor measures at native resolution (C)."""
         native = cv2.resize(temp_c, self.native, interpolation=cv2.INTER_AREA)
-        if self.phys.thermal_blur_px > 0:
-            native = cv2.GaussianBlur(native, (0, 0), self.phys.thermal_blur_px)
+        sigma = self.phys.thermal_blur_px * self.native[0] / THERMAL_SENSOR_WIDTH_PX
+        if sigma >= 0.3:  # below that the kernel is a single tap
+            native = cv2.GaussianBlur(native, (0, 0), sigma)
         if self.noise > 0:
             native = native + self.columns[None, :]
             native = native + self.rng.normal(0.0, self.phys.thermal_netd_k * self.noise, native.shape).astype(np.float32)
