@@ -8,6 +8,7 @@ unknown keys with the list of valid ones, so a typo in a config file is an error
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -186,6 +187,22 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return conv(obj)
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, plus YAML 1.2 floats: ``1e-3`` (no dot) is a float, not the string "1e-3"."""
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML as the configs are read everywhere (safe; ``1e-3`` is a number)."""
+    return yaml.load(text, Loader=_ConfigLoader)
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``["train.lr=1e-3", "model.backbone=pvt_v2_b2"]`` -> nested mapping (values parsed as YAML)."""
     out: dict[str, Any] = {}
@@ -197,7 +214,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         parts = key.strip().split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = load_yaml(raw)
     return out
 
 
@@ -220,7 +237,7 @@ def load_yaml_config(cls: type[T], path: str | Path | None = None, overrides: li
         if not p.is_file():
             raise FileNotFoundError(f"config file {p} does not exist")
         try:
-            loaded = yaml.safe_load(p.read_text()) or {}
+            loaded = load_yaml(p.read_text()) or {}
         except yaml.YAMLError as exc:
             raise ValueError(f"config file {p} is not valid YAML: {exc}") from exc
         if not isinstance(loaded, dict):

@@ -112,6 +112,18 @@ def val_annotations_path(cfg: DataConfig) -> Path | None:
     return default if default.is_file() else None
 
 
+def test_annotations_path(cfg: DataConfig) -> Path | None:
+    """The final report's ground truth, found as validation's is: ``data.test_annotations``, else
+    ``<root>/annotations/<test list>.json`` when it exists (synthetic and converted KAIST sets, with their
+    occlusion levels and heights), else None (built from the dataset's labels)."""
+    if cfg.test_list is None:
+        return None
+    if cfg.test_annotations is not None:
+        return _resolve(Path(cfg.root), cfg.test_annotations)
+    default = Path(cfg.root) / "annotations" / f"{Path(cfg.test_list).stem}.json"
+    return default if default.is_file() else None
+
+
 def held_out_videos(cfg: DataConfig) -> set[str]:
     """The training-list videos kept for validation (empty when ``data.holdout_videos`` is 0)."""
     if cfg.holdout_videos <= 0:

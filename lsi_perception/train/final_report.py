@@ -16,7 +16,12 @@ from lsi_perception.config import InferenceConfig
 from lsi_perception.data.transforms import build_eval_transforms
 from lsi_perception.eval import load_annotations
 from lsi_perception.train.config import TrainConfig
-from lsi_perception.train.data import _Collate, _resolve, annotations_from_dataset, restrict_annotations
+from lsi_perception.train.data import (
+    _Collate,
+    annotations_from_dataset,
+    restrict_annotations,
+    test_annotations_path,
+)
 from lsi_perception.train.engine import AmpSettings, reasonable_mr_metrics, validate_model
 
 REPORT_FILE = "test_metrics.json"
@@ -30,8 +35,9 @@ def final_test_report(cfg: TrainConfig, checkpoint: Path, device: torch.device, 
 
     net, meta = build_model_from_checkpoint(checkpoint)
     dataset = build_dataset(cfg.data, "test", cfg.model.class_names, build_eval_transforms(meta.preprocess))
-    if cfg.data.test_annotations is not None:
-        annotations = load_annotations(_resolve(Path(cfg.data.root), cfg.data.test_annotations))
+    ann_path = test_annotations_path(cfg.data)
+    if ann_path is not None:
+        annotations = load_annotations(ann_path)
         if set(annotations.im_names) != set(dataset.names):
             annotations = restrict_annotations(annotations, set(dataset.names))
     else:
