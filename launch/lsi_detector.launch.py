@@ -8,7 +8,7 @@ checkpoint, device, use_sim_time, autostart, rgb_topic, thermal_topic, rviz. The
 node's inputs ``rgb/image_raw`` / ``thermal/image_raw`` (the only way topics are chosen). Defaults live in
 config/lsi_detector.yaml (keyed ``/**`` so it applies under any namespace) and the node's code.
 
-What each argument becomes is decided in lsi_perception/ros/launch_plan.py (no ROS import, tested
+What each argument becomes is decided in lsi_perception/node_logic/launch_plan.py (no ROS import, tested
 everywhere); this file only turns that plan into launch_ros actions. The processes it starts use the
 package's Fast DDS profile for large frames unless a DDS configuration is already chosen
 (lsi_perception/dds.py). When the detector exits, the launch ends (RViz is never left behind).
@@ -24,7 +24,7 @@ from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
 from lsi_perception.dds import use_large_frames_profile
-from lsi_perception.ros.launch_plan import LAUNCH_ARGUMENTS, PACKAGE, detector_plan, rviz_plan
+from lsi_perception.node_logic.launch_plan import LAUNCH_ARGUMENTS, PACKAGE, detector_plan, rviz_plan
 
 
 def _end_launch_unless_ending(context, *args, **kwargs):

@@ -1,7 +1,8 @@
 """Typed configuration shared by the model, the Detector and the tools, with YAML loading and overrides.
 
-Every default lives here (or in a sibling ``*_config`` dataclass module of a later layer); YAML files in
-``config/`` only override. Dataclasses nest; ``load_yaml_config`` fills them from a mapping and rejects
+The model, preprocessing and post-processing defaults live here; later layers keep theirs in their own
+dataclasses (``losses/config.py``, ``train/config.py``, ``node_logic/node_config.py``,
+``pipeline/defaults.py``). YAML files in ``config/`` only override. Dataclasses nest; ``load_yaml_config`` fills them from a mapping and rejects
 unknown keys with the list of valid ones, so a typo in a config file is an error, not a silent default.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 T = TypeVar("T")
 
 BACKBONES = tuple(f"pvt_v2_b{i}" for i in range(6))
+DEFAULT_INPUT_SIZE = (512, 640)  # (height, width) the network sees by default: KAIST's 640x512 frames
 
 
 @dataclass
@@ -27,7 +29,7 @@ class ModelConfig:
 
     backbone: str = "pvt_v2_b0"
     class_names: tuple[str, ...] = ("person",)
-    fusion: str = "conv"  # per-stage fusion unit: "conv" (concat + 1x1 conv + BN + act) or "gated"
+    fusion: str = "conv"  # per-stage fusion unit: "conv" (concat + 1x1 conv + GroupNorm + SiLU) or "gated"
     neck_channels: int = 64
     output_stride: int = 4  # 4 keeps 20-55 px pedestrians at 5+ cells tall at 640x512
     head_channels: int = 64
@@ -78,7 +80,7 @@ class ThermalPolicy:
 class PreprocessConfig:
     """Image-pair preprocessing; recorded in every checkpoint so node, bag tool and evaluator agree."""
 
-    input_size: tuple[int, int] | None = (512, 640)  # (height, width) letterbox target; None = native size
+    input_size: tuple[int, int] | None = DEFAULT_INPUT_SIZE  # (height, width) letterbox target; None = native size
     pad_multiple: int = 32
     rgb_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     rgb_std: tuple[float, float, float] = (0.229, 0.224, 0.225)

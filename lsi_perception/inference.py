@@ -4,6 +4,13 @@ image pair (used by the ROS node, the bag tools, evaluation and the demo). No RO
     det = Detector.from_checkpoint("model.safetensors")          # CUDA if present, else CPU
     dets = det.predict(rgb_uint8_hxwx3, thermal_uint8_or_uint16)  # boxes in RGB pixel coordinates
     det = Detector.from_checkpoint("model.safetensors", backend="onnxruntime")   # same, via ONNX Runtime
+    det = Detector.from_checkpoint(path, inference={"score_threshold": 0.5}, preprocess={"input_size": [384, 480]})
+    det.update_inference(score_threshold=0.4)   # validated; the one way to tune it afterwards
+
+Settings: ``inference`` (InferenceConfig: threshold, NMS, top-k) and ``preprocess`` (PreprocessConfig)
+start as the checkpoint's, with the overrides given at construction (a dataclass or a mapping of the
+fields to change, validated). Afterwards only post-processing changes, through ``update_inference``;
+the ``inference`` / ``preprocess`` properties return copies, so writing into them changes nothing.
 
 Preprocessing follows the checkpoint's ``PreprocessConfig`` (see ``lsi_perception.imaging``): thermal to
 [0, 1] and any resize run in numpy on the host; normalization, padding and batching run on the device
@@ -15,9 +22,10 @@ model runs under fp16/bf16 autocast in channels_last; on CPU in fp32.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +34,23 @@ import torch
 from torch import nn
 
 from lsi_perception.backends import BACKENDS, NetworkBackend, check_backend_name
-from lsi_perception.backends.torch_backend import PRECISIONS, TorchBackend, resolve_device, resolve_precision
+from lsi_perception.backends.torch_backend import TorchBackend
 from lsi_perception.checkpoint import CheckpointMeta, build_model_from_checkpoint, read_checkpoint_meta
+from lsi_perception.config import (
+    DEFAULT_INPUT_SIZE,
+    InferenceConfig,
+    PreprocessConfig,
+    deep_merge,
+    from_dict,
+    to_dict,
+)
+from lsi_perception.device import PRECISIONS, resolve_device, resolve_precision
+from lsi_perception.eval.results import xyxy_to_xywh
 from lsi_perception.imaging import Letterbox, check_pair, letterbox, resize_to, thermal_to_unit
-from lsi_perception.model.decode import select_detections
+from lsi_perception.model.postprocess import select_detections
 
 __all__ = ["BACKENDS", "PRECISIONS", "Detections", "Detector", "resolve_device", "resolve_precision"]
-
-
+SettingsOverride = InferenceConfig | PreprocessConfig | Mapping[str, Any] | None
 
 @dataclass
 class Detections:
@@ -60,26 +77,33 @@ class Detections:
 
     def to_xywh(self) -> np.ndarray:
         """[N, 4] (x, y, width, height) with (x, y) the top-left corner (KAIST results format)."""
-        out = self.boxes.copy()
-        out[:, 2:] -= out[:, :2]
-        return out
+        return xyxy_to_xywh(self.boxes)
 
 
 class Detector:
     """Run the detector on RGB + thermal pairs. See the module docstring.
 
     Attributes: ``class_names``, ``device``, ``precision``, ``backend`` (the ``NetworkBackend`` running the
-    network), ``meta`` (CheckpointMeta), ``inference`` (InferenceConfig; score_threshold / nms_iou /
-    max_detections / pre_nms_topk may be changed between calls; iou_map_power is fixed at construction)
-    and ``last_timings_ms`` ({"preprocess", "model", "decode", "total"} of the last call; "model" is the
+    network), ``meta`` (CheckpointMeta, the checkpoint's own settings), ``inference`` and ``preprocess``
+    (copies of the settings in use; change post-processing with ``update_inference``) and ``last_timings_ms`` ({"preprocess", "model", "decode", "total"} of the last call; "model" is the
     backend's call: network + dense decoding).
     """
 
     def __init__(self, model: nn.Module | NetworkBackend, meta: CheckpointMeta, device: str | torch.device = "auto",
-                 precision: str = "auto", channels_last: bool | None = None, compile: bool | str = False) -> None:
+                 precision: str = "auto", channels_last: bool | None = None, compile: bool | str = False, *,
+                 inference: SettingsOverride = None, preprocess: SettingsOverride = None) -> None:
         """``model``: an ``LSIDetectorNet`` (run by the torch backend with ``device``, ``precision``,
-        ``channels_last``, ``compile``) or a ready backend (those four arguments are then unused)."""
+        ``channels_last``, ``compile``) or a ready backend (those four arguments are then unused).
+        ``inference`` / ``preprocess``: overrides of the checkpoint's settings (a whole dataclass, or a
+        mapping of the fields to change); ``iou_map_power`` is part of the exported network and stays
+        the checkpoint's."""
         self.meta = meta
+        self._inference_cfg = _with_overrides(meta.inference, inference, "inference")
+        if self._inference_cfg.iou_map_power != meta.inference.iou_map_power:
+            raise ValueError(f"inference.iou_map_power={self._inference_cfg.iou_map_power} differs from the checkpoint's "
+                             f"{meta.inference.iou_map_power}: it is part of the network's output (and of its ONNX "
+                             "export); retrain or re-export to change it")
+        self._preprocess_cfg = _with_overrides(meta.preprocess, preprocess, "preprocess")
         if isinstance(model, nn.Module):
             model = TorchBackend(model, meta.inference.iou_map_power, device=device, precision=precision,
                                  channels_last=channels_last, compile=compile)
@@ -88,18 +112,18 @@ class Detector:
         self.precision: str = model.precision
         self.channels_last = model.channels_last
         self.class_names: tuple[str, ...] = meta.class_names
-        self.inference = replace(meta.inference)
-        self.preprocess = meta.preprocess
-        p = self.preprocess
+        p = self._preprocess_cfg
         self._rgb_mean = torch.tensor(p.rgb_mean, device=self.device).view(1, 3, 1, 1) * 255.0
         self._rgb_inv_std = 1.0 / (torch.tensor(p.rgb_std, device=self.device).view(1, 3, 1, 1) * 255.0)
         self.last_timings_ms: dict[str, float] = {}
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto", precision: str = "auto",
-                        backend: str = "torch", backend_options: Mapping[str, Any] | None = None,
+                        backend: str = "torch", backend_options: Mapping[str, Any] | None = None, *,
+                        inference: SettingsOverride = None, preprocess: SettingsOverride = None,
                         **kwargs) -> Detector:
-        """Load ``path`` and run it with ``backend`` ("torch" or "onnxruntime").
+        """Load ``path`` and run it with ``backend`` ("torch" or "onnxruntime"); ``inference`` and
+        ``preprocess`` override the checkpoint's settings (see ``__init__``).
 
         torch: ``kwargs`` / ``backend_options`` may hold ``channels_last`` and ``compile``.
         onnxruntime: ``backend_options`` are ``backends.onnxruntime_backend.OrtOptions`` (provider cpu |
@@ -113,19 +137,44 @@ class Detector:
             if unknown:
                 raise ValueError(f"unknown torch backend option(s) {unknown}; known: channels_last, compile")
             net, meta = build_model_from_checkpoint(path)
-            return cls(net, meta, device=device, precision=precision, **{**options, **kwargs})
+            return cls(net, meta, device=device, precision=precision, inference=inference, preprocess=preprocess,
+                       **{**options, **kwargs})
         if kwargs:
             raise ValueError(f"{sorted(kwargs)} apply to the torch backend only; onnxruntime takes backend_options")
         from lsi_perception.backends.onnxruntime_backend import OnnxRuntimeBackend
 
         path = Path(path)
         if path.suffix == ".onnx":
-            from lsi_perception.export import read_onnx_meta
+            from lsi_perception.onnx_export import read_onnx_meta
 
             meta = read_onnx_meta(path)
-            return cls(OnnxRuntimeBackend(path, meta, device, precision, backend_options), meta)
+            return cls(OnnxRuntimeBackend(path, meta, device, precision, backend_options), meta,
+                       inference=inference, preprocess=preprocess)
         meta = read_checkpoint_meta(path)
-        return cls(OnnxRuntimeBackend.from_checkpoint(path, meta, device, precision, backend_options), meta)
+        return cls(OnnxRuntimeBackend.from_checkpoint(path, meta, device, precision, backend_options), meta,
+                   inference=inference, preprocess=preprocess)
+
+    # ------------------------------------------------------------------ settings
+
+    @property
+    def inference(self) -> InferenceConfig:
+        """A copy of the post-processing settings in use (change them with ``update_inference``)."""
+        return dataclasses.replace(self._inference_cfg)
+
+    @property
+    def preprocess(self) -> PreprocessConfig:
+        """A copy of the preprocessing settings in use (fixed at construction)."""
+        return dataclasses.replace(self._preprocess_cfg)
+
+    def update_inference(self, **changes: Any) -> InferenceConfig:
+        """Change post-processing (score_threshold, nms_iou, max_detections, pre_nms_topk) for the next
+        calls; validated as a whole before anything changes (ValueError naming the field). Returns the
+        settings now in use."""
+        if "iou_map_power" in changes and changes["iou_map_power"] != self._inference_cfg.iou_map_power:
+            raise ValueError("iou_map_power is part of the network's output and cannot change after loading")
+        new = _with_overrides(self._inference_cfg, changes, "inference")
+        self._inference_cfg = new
+        return dataclasses.replace(new)
 
     # ------------------------------------------------------------------ public API
 
@@ -147,7 +196,7 @@ class Detector:
         _check_finite(scores, boxes, self.describe())
         t2 = time.perf_counter()
         with torch.inference_mode():
-            per_image = select_detections(scores, boxes, self.inference)
+            per_image = select_detections(scores, boxes, self._inference_cfg)
             results = [self._to_detections(d, lb) for d, lb in zip(per_image, lbs)]
         t3 = time.perf_counter()
         self.last_timings_ms = {"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3,
@@ -169,8 +218,10 @@ class Detector:
         outputs = self.backend.maps(rgb_t, th_t)
         return {k: (v.float().cpu() if isinstance(v, torch.Tensor) else v) for k, v in outputs.items()}, lbs
 
-    def warmup(self, height: int = 512, width: int = 640) -> None:
-        """One prediction on a blank pair (cuDNN autotuning, compile, allocator) before real traffic."""
+    def warmup(self, height: int | None = None, width: int | None = None) -> None:
+        """One prediction on a blank pair (cuDNN autotuning, compile, allocator) before real traffic; the size
+        defaults to the network input size."""
+        height, width = (height, width) if height and width else (self._preprocess_cfg.input_size or DEFAULT_INPUT_SIZE)
         self.predict(np.zeros((height, width, 3), np.uint8), np.zeros((height, width), np.uint8))
 
     def describe(self) -> str:
@@ -198,9 +249,9 @@ class Detector:
         if rgb is not None and rgb_order == "bgr":
             rgb = rgb[:, :, ::-1]
         h, w = rgb.shape[:2] if rgb is not None else thermal.shape
-        lb = letterbox(h, w, self.preprocess)
+        lb = letterbox(h, w, self._preprocess_cfg)
         rgb_r = np.ascontiguousarray(resize_to(rgb, lb)) if rgb is not None else None
-        th_r = resize_to(thermal_to_unit(thermal, self.preprocess.thermal), lb) if thermal is not None else None
+        th_r = resize_to(thermal_to_unit(thermal, self._preprocess_cfg.thermal), lb) if thermal is not None else None
         return rgb_r, th_r, lb
 
     def _preprocess(self, rgbs, thermals, rgb_order: str) -> tuple[torch.Tensor, torch.Tensor, list[Letterbox]]:
@@ -213,7 +264,7 @@ class Detector:
         mf = torch.channels_last if self.channels_last else torch.contiguous_format
         rgb_t = torch.zeros((n, 3, hp, wp), device=self.device).contiguous(memory_format=mf)
         th_t = torch.zeros((n, 1, hp, wp), device=self.device)
-        p = self.preprocess
+        p = self._preprocess_cfg
         for i, (rgb, th, lb) in enumerate(prepared):
             if rgb is not None:
                 x = torch.from_numpy(rgb).to(self.device, non_blocking=True).permute(2, 0, 1).unsqueeze(0).float()
@@ -237,3 +288,18 @@ def _check_finite(scores: torch.Tensor, boxes: torch.Tensor, backend: str) -> No
         raise RuntimeError(
             f"the network produced NaN or inf in its {' and '.join(bad)} ({backend}): no trustworthy detections "
             "for this input; if it repeats, try precision fp32 or check the checkpoint")
+
+
+def _with_overrides(base, given: SettingsOverride, what: str):
+    """``base`` (a settings dataclass) with ``given`` applied: None keeps it, a dataclass of the same type
+    replaces it, a mapping changes the named fields (unknown names and invalid values raise ValueError)."""
+    if given is None:
+        new = dataclasses.replace(base)
+    elif isinstance(given, type(base)):
+        new = dataclasses.replace(given)
+    elif isinstance(given, Mapping):
+        new = from_dict(type(base), deep_merge(to_dict(base), dict(given)), where=what)
+    else:
+        raise TypeError(f"{what} must be a {type(base).__name__} or a mapping of its fields, got {type(given).__name__}")
+    new.validate()
+    return new

@@ -39,3 +39,18 @@ def default_checkpoint_path() -> Path:
 def vision_msgs_definitions_dir() -> Path:
     """The .msg files of the fallback vision_msgs build (also used to register types with rosbags)."""
     return share_dir() / "fallback_interfaces" / "vision_msgs" / "msg"
+
+
+def resolve_checkpoint(path: str | Path | None) -> Path:
+    """``path`` (``~`` expanded), or the shipped model when it is empty; FileNotFoundError naming the fix
+    when the file does not exist."""
+    if path:
+        resolved = Path(path).expanduser()
+        hint = "give an existing .safetensors file"
+    else:
+        resolved = default_checkpoint_path()
+        hint = ("the package's default model is missing: retrain it (make model, i.e. lsi train --config "
+                "config/train_synthetic.yaml) or give a checkpoint")
+    if not resolved.is_file():
+        raise FileNotFoundError(f"checkpoint {resolved} does not exist: {hint}")
+    return resolved

@@ -61,11 +61,11 @@ def test_onnxruntime_batches_blanks_and_runtime_thresholds_like_torch(pair_of_de
         assert_same_detections(ref, got)
     assert_same_detections(torch_det.predict(a[0], None), ort_det.predict(a[0], None))
     assert_same_detections(torch_det.predict(None, a[1]), ort_det.predict(None, a[1]))
-    ort_det.inference.max_detections = 3
+    ort_det.update_inference(max_detections=3)
     try:
         assert len(ort_det.predict(*a)) == 3
     finally:
-        ort_det.inference.max_detections = torch_det.inference.max_detections
+        ort_det.update_inference(max_detections=torch_det.inference.max_detections)
     assert set(ort_det.last_timings_ms) == {"preprocess", "model", "decode", "total"}
     assert ort_det.device == torch.device("cpu") and ort_det.precision == "fp32"
     assert "CPUExecutionProvider" in ort_det.describe()
@@ -99,7 +99,7 @@ def test_cache_falls_back_next_to_the_checkpoint_and_rehashes_changed_content(tm
         out.write_bytes(b"onnx")
         return out
 
-    monkeypatch.setattr("lsi_perception.export.export_onnx", fake_export)
+    monkeypatch.setattr("lsi_perception.onnx_export.export_onnx", fake_export)
     blocked = tmp_path / "not_a_dir"
     blocked.write_text("a file where the cache directory should be")
     monkeypatch.setenv("LSI_PERCEPTION_CACHE_DIR", str(blocked))

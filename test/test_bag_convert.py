@@ -8,18 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lsi_perception.bag.convert import (
-    compressed_image_message,
-    decode_image,
-    detection_array_message,
-    detection_array_to_boxes,
-    gt_attributes,
-    image_message,
-)
+from lsi_perception.bag.convert import compressed_image_message, detection_array_message, image_message
 from lsi_perception.bag.from_dataset import FRAMES_KEY, FromDatasetConfig, dataset_to_bag, list_frames
 from lsi_perception.bag.reader import BagReader, BagReadError
 from lsi_perception.bag.typestore import DETECTION_2D_ARRAY, IMAGE, typestore
 from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
+from lsi_perception.pipeline.detection_codec import gt_attributes, read_detection_array
+from lsi_perception.pipeline.image_codec import decode_rgb_message, decode_thermal_message
+
+DECODE = {"rgb": decode_rgb_message, "thermal": decode_thermal_message}
 
 
 @pytest.fixture(scope="module")
@@ -44,21 +41,21 @@ def _roundtrip(msg):
 def test_raw_image_roundtrip_is_exact(image, want):
     msg = _roundtrip(image_message(image, 1_234_567_890_123, "cam"))
     assert msg.header.stamp.sec == 1234 and msg.header.stamp.nanosec == 567_890_123
-    np.testing.assert_array_equal(decode_image(msg, want=want), image)
+    np.testing.assert_array_equal(DECODE[want](msg), image)
 
 
 def test_compressed_thermal_16bit_is_lossless_png():
     thermal = np.random.default_rng(4).integers(0, 65536, (6, 9), dtype=np.uint16)
     msg = compressed_image_message(thermal, 5, "cam")
     assert msg.format.startswith("mono16; png")
-    np.testing.assert_array_equal(decode_image(_roundtrip(msg), want="thermal"), thermal)
+    np.testing.assert_array_equal(decode_thermal_message(_roundtrip(msg)), thermal)
 
 
 def test_detection_array_roundtrip_keeps_boxes_scores_and_gt_attributes():
     boxes = np.array([[10.0, 20.0, 30.0, 80.0], [0.5, 1.5, 4.0, 9.0]])
     msg = _roundtrip(detection_array_message(7, "cam", boxes, [0.9, 0.25], ["person", "people"],
                                              [gt_attributes(2, True, 61.5), gt_attributes(0, False, 7.5)]))
-    back = detection_array_to_boxes(msg)
+    back = read_detection_array(msg)
     np.testing.assert_allclose(back.boxes, boxes, atol=1e-5)
     np.testing.assert_allclose(back.scores, [0.9, 0.25], atol=1e-6)
     assert back.labels == ["person", "people"] and back.stamp_ns == 7 and back.frame_id == "cam"
@@ -91,7 +88,7 @@ def test_from_dataset_writes_pairs_at_the_dataset_rate_with_ground_truth(dataset
     coco = json.loads((dataset / "annotations" / "train.json").read_text())
     first_name = coco["images"][0]["im_name"]
     expected = [a for a in coco["annotations"] if a["image_id"] == coco["images"][0]["id"]]
-    gt = detection_array_to_boxes(by_topic[cfg.ground_truth_topic][[f.name for f in frames].index(first_name)].msg)
+    gt = read_detection_array(by_topic[cfg.ground_truth_topic][[f.name for f in frames].index(first_name)].msg)
     assert len(gt) == len(expected)
     for k, a in enumerate(expected):
         x, y, w, h = a["bbox"]

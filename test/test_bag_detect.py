@@ -129,5 +129,36 @@ def test_constant_thermal_frame_is_skipped_and_reported_not_published_as_nobody(
     dataset_to_bag(copy, tmp_path / "in_bag", FromDatasetConfig(), progress=False)
     result = detect_bag(tmp_path / "in_bag", detector, tmp_path / "out_bag", progress=False)
     assert result.pairs == len(frames) - 1
-    [(stamp, why)] = result.skipped
-    assert "constant" in why and stamp not in result.detections
+    [(stamp, kind, why)] = result.skipped
+    assert kind == "decode" and "constant" in why and stamp not in result.detections
+    assert result.skipped_by_kind == {"decode": 1}
+
+
+def test_bag_detect_cli_registers_with_the_homography_and_writes_evaluator_results(dataset, random_checkpoint, tmp_path,
+                                                                                  capsys):
+    from lsi_perception.bag.ground_truth import ground_truth_annotations
+    from lsi_perception.cli import main as lsi_main
+    from lsi_perception.eval import load_results
+
+    bag = tmp_path / "in_bag"
+    dataset_to_bag(dataset, bag, FromDatasetConfig(image_set="test"), progress=False)
+    common = ["bag", "detect", str(bag), "--checkpoint", str(random_checkpoint), "--device", "cpu"]
+    singular = ["--thermal-to-rgb-homography", *["0"] * 9]
+    assert lsi_main([*common, "--out", str(tmp_path / "bad"), *singular]) == 2
+    assert "singular" in capsys.readouterr().err
+    # a 2x zoom of thermal: nothing is skipped (warped to the RGB size), and the detections differ from identity
+    zoom = ["--thermal-to-rgb-homography", "2", "0", "0", "0", "2", "0", "0", "0", "1"]
+    results = tmp_path / "dets.txt"
+    assert lsi_main([*common, "--out", str(tmp_path / "out"), "--results", str(results), *zoom]) == 0
+    assert "skipped" not in capsys.readouterr().out
+    result = detect_bag(bag, Detector.from_checkpoint(random_checkpoint, device="cpu"), tmp_path / "again",
+                        DetectConfig(thermal_to_rgb_homography=(2, 0, 0, 0, 2, 0, 0, 0, 1)), progress=False)
+    identity = detect_bag(bag, Detector.from_checkpoint(random_checkpoint, device="cpu"), tmp_path / "identity",
+                          progress=False)
+    some = next(iter(result.detections))
+    assert not np.array_equal(result.detections[some].scores, identity.detections[some].scores)
+    # the results file is the evaluator's own format, read back to the same detections
+    ann = ground_truth_annotations(result.ground_truth, result.frames, result.image_size)
+    back = load_results(results, ann)
+    for index, stamp in enumerate(sorted(result.ground_truth)):
+        np.testing.assert_allclose(back[index], result.detections[stamp].to_xywh_score(), atol=1e-4)

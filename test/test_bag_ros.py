@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lsi_perception.bag.convert import detection_array_to_boxes
 from lsi_perception.bag.from_dataset import FromDatasetConfig, dataset_to_bag
 from lsi_perception.bag.reader import BagReader
 from lsi_perception.bag.typestore import DETECTION_2D_ARRAY
 from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
+from lsi_perception.pipeline.detection_codec import read_detection_array
 
 rclpy = pytest.importorskip("rclpy")
 pytestmark = pytest.mark.ros
@@ -141,7 +141,7 @@ def test_recorder_output_reads_back_with_rosbags(ros_node, tmp_path):
     assert len(arrivals) == 3
     with BagReader(tmp_path / "rec") as reader:
         assert reader.topics == {"/detections": DETECTION_2D_ARRAY}
-        back = [detection_array_to_boxes(m.msg) for m in reader.messages()]
+        back = [read_detection_array(m.msg) for m in reader.messages()]
     assert [b.stamp_ns for b in back] == [(100 + i) * 10**9 for i in range(3)]
     assert [len(b) for b in back] == [0, 1, 2]
     np.testing.assert_allclose(back[2].boxes, [[3, 16, 7, 24], [13, 16, 17, 24]])

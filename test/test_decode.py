@@ -8,7 +8,7 @@ import torch
 
 from lsi_perception.config import InferenceConfig
 from lsi_perception.model.boxes import grid_centers, ltrb_to_xyxy, xyxy_to_ltrb
-from lsi_perception.model.decode import decode, ranking_scores
+from lsi_perception.model.postprocess import decode, ranking_scores
 
 NEG = -30.0  # sigmoid(NEG) ~ 1e-13: "no object here"
 

@@ -9,10 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from lsi_perception.bag.convert import detection_array_to_boxes, stamp_to_ns
 from lsi_perception.bag.from_dataset import list_frames
 from lsi_perception.bag.reader import BagReader
 from lsi_perception.demo import DemoConfig, run_demo
+from lsi_perception.pipeline.detection_codec import read_detection_array
+from lsi_perception.pipeline.stamps import stamp_to_ns
 from lsi_perception.testing import make_random_checkpoint
 
 
@@ -46,7 +47,7 @@ def test_tiny_demo_runs_the_node_and_writes_real_detections(tmp_path):
     assert set(summary["mr_all_settings"]) >= {"reasonable", "all"}
 
     with BagReader(out / "detections_bag") as reader:
-        arrays = {stamp_to_ns(m.msg.header.stamp): detection_array_to_boxes(m.msg) for m in reader.messages()}
+        arrays = {stamp_to_ns(m.msg.header.stamp): read_detection_array(m.msg) for m in reader.messages()}
     assert len(arrays) == summary["arrays_out"]
     assert sum(len(a) for a in arrays.values()) == summary["detections_total"]
 

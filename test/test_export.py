@@ -8,7 +8,7 @@ import pytest
 
 from lsi_perception.checkpoint import META_KEY, read_checkpoint_meta
 from lsi_perception.cli import main as lsi_main
-from lsi_perception.export import onnx_parity
+from lsi_perception.onnx_export import onnx_parity
 from lsi_perception.testing import make_random_checkpoint
 
 
@@ -51,7 +51,7 @@ def test_export_rejects_sizes_that_are_not_multiples_of_32(exported, tmp_path):
 def test_default_trace_size_is_the_checkpoint_input_padded_like_the_detector(exported):
     from dataclasses import replace
 
-    from lsi_perception.export import export_size
+    from lsi_perception.onnx_export import export_size
 
     meta = read_checkpoint_meta(exported[0])
     odd = replace(meta, preprocess=replace(meta.preprocess, input_size=(192, 240)))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lsi_perception.imaging import check_thermal
-from lsi_perception.ros.health import (
+from lsi_perception.node_logic.health import (
     ERROR,
     MAX_CONSECUTIVE_FAILURES,
     OK,
@@ -16,10 +16,10 @@ from lsi_perception.ros.health import (
     HealthMonitor,
     StatusLog,
 )
-from lsi_perception.ros.image_codec import ImageDecodeError, as_rgb, as_thermal
-from lsi_perception.ros.node_config import NodeConfig, coerce_parameters
-from lsi_perception.ros.stats import RateMeter
-from lsi_perception.ros.sync import ApproximateTimePolicy
+from lsi_perception.node_logic.node_config import NodeConfig, coerce_parameters
+from lsi_perception.node_logic.stats import RateMeter
+from lsi_perception.pipeline.image_codec import ImageDecodeError, as_rgb, as_thermal
+from lsi_perception.pipeline.sync import ApproximateTimePolicy
 
 MS = 1_000_000
 S = 1_000_000_000

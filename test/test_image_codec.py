@@ -1,19 +1,20 @@
-"""image_codec (cv_bridge fallback) and alignment, without ROS: every encoding, padding, endianness, errors."""
+"""image_codec (the one image codec) and alignment, without ROS: every encoding, padding, endianness, errors."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from lsi_perception.ros.alignment import AlignmentError, ThermalAligner
-from lsi_perception.ros.image_codec import (
+from lsi_perception.pipeline.alignment import AlignmentError, ThermalAligner
+from lsi_perception.pipeline.image_codec import (
     ImageDecodeError,
-    array_to_raw_fields,
     as_rgb,
     as_thermal,
+    compress_image,
     decode_compressed,
+    encoding_of,
+    image_fields,
     raw_to_array,
-    rgb8_fields,
 )
 
 RNG = np.random.default_rng(0)
@@ -21,7 +22,7 @@ RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
 
 
 def roundtrip(array, encoding, **kw):
-    f = array_to_raw_fields(array, encoding, **kw)
+    f = image_fields(array, encoding, **kw)
     return raw_to_array(f["encoding"], f["height"], f["width"], f["step"], f["is_bigendian"], f["data"])
 
 
@@ -86,9 +87,31 @@ def test_corrupt_compressed_is_an_error():
         decode_compressed("png", b"")
 
 
-def test_rgb8_fields_roundtrip():
-    f = rgb8_fields(RGB)
-    assert np.array_equal(raw_to_array(**{k: f[k] for k in ("encoding", "height", "width", "step", "is_bigendian", "data")}), RGB)
+@pytest.mark.parametrize("array,encoding", [
+    (RGB, "rgb8"), (RGB[:, :, 0], "mono8"), (RGB[:, :, 0].astype(np.uint16) * 257, "mono16"),
+    (RGB[:, :, 0].astype(np.float32) / 7, "32FC1"),
+])
+def test_image_fields_default_encoding_roundtrip(array, encoding):
+    f = image_fields(array)
+    assert f["encoding"] == encoding_of(array) == encoding
+    assert np.array_equal(raw_to_array(**{k: f[k] for k in ("encoding", "height", "width", "step", "is_bigendian", "data")}), array)
+
+
+def test_images_no_encoding_describes_are_rejected():
+    with pytest.raises(ValueError, match="cannot encode"):
+        encoding_of(np.zeros((4, 4, 3), np.uint16))
+
+
+def test_compressed_formats_follow_image_transport_and_keep_16_bit():
+    fmt, data = compress_image(RGB)
+    assert fmt == "rgb8; jpeg compressed bgr8"
+    decoded, encoding = decode_compressed(fmt, data)
+    assert encoding == "bgr8" and decoded.shape == RGB.shape
+    t16 = RNG.integers(0, 65536, (6, 9), dtype=np.uint16)
+    fmt, data = compress_image(t16)
+    assert fmt == "mono16; png compressed mono16"
+    decoded, encoding = decode_compressed(fmt, data)
+    assert encoding == "mono16" and np.array_equal(decoded, t16)
 
 
 def test_aligner_identity_needs_same_size_and_homography_warps():

@@ -76,11 +76,40 @@ def test_blanked_modality_runs(detector):
 def test_runtime_thresholds_apply(random_checkpoint):
     det = Detector.from_checkpoint(random_checkpoint, device="cpu")
     rgb, th = synthetic_pair(128, 160, seed=7)
-    det.inference.max_detections = 3
+    assert det.update_inference(max_detections=3).max_detections == 3
     assert len(det.predict(rgb, th)) == 3
-    det.inference.score_threshold = 1.0
+    det.update_inference(score_threshold=1.0)
     empty = det.predict(rgb, th)
     assert len(empty) == 0 and empty.boxes.shape == (0, 4) and empty.names() == []
+
+
+def test_settings_change_only_through_the_validated_setter(random_checkpoint):
+    det = Detector.from_checkpoint(random_checkpoint, device="cpu")
+    before = det.inference
+    det.inference.score_threshold = 0.99  # a copy: changes nothing
+    assert det.inference == before
+    with pytest.raises(ValueError, match="score_threshold"):
+        det.update_inference(score_threshold=1.5)
+    with pytest.raises(ValueError, match="unknown key"):
+        det.update_inference(nms_threshold=0.5)
+    with pytest.raises(ValueError, match="iou_map_power"):
+        det.update_inference(iou_map_power=0.9)
+    assert det.inference == before  # a rejected change leaves everything as it was
+
+
+def test_construction_overrides_apply_to_preprocessing_and_post_processing(random_checkpoint):
+    rgb, th = synthetic_pair(128, 160, seed=7)
+    base = Detector.from_checkpoint(random_checkpoint, device="cpu")
+    det = Detector.from_checkpoint(random_checkpoint, device="cpu", inference={"max_detections": 2},
+                                   preprocess={"input_size": [96, 128], "rgb_mean": [0.2, 0.2, 0.2]})
+    assert det.inference.max_detections == 2 and det.preprocess.input_size == (96, 128)
+    assert det.meta.preprocess == base.meta.preprocess  # the checkpoint's own settings are untouched
+    same_size = Detector.from_checkpoint(random_checkpoint, device="cpu", inference={"max_detections": 2},
+                                         preprocess={"input_size": [96, 128]})
+    # the RGB normalization in use is the overridden one (cached at construction from the settings given)
+    assert not np.allclose(det.predict(rgb, th).scores, same_size.predict(rgb, th).scores)
+    with pytest.raises(ValueError, match="input_size"):
+        Detector.from_checkpoint(random_checkpoint, device="cpu", preprocess={"input_size": [8, 8]})
 
 
 @pytest.mark.parametrize("rgb, thermal, match", [

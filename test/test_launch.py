@@ -26,7 +26,7 @@ import yaml
 pytest.importorskip("launch_ros", reason="launch_ros has no pip wheel; runs where a ROS 2 distro is installed")
 rclpy = pytest.importorskip("rclpy")
 
-from lsi_perception.ros.launch_plan import find_executable  # noqa: E402
+from lsi_perception.node_logic.launch_plan import find_executable  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

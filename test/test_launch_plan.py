@@ -1,4 +1,4 @@
-"""What the launch file starts, decided by lsi_perception.ros.launch_plan (no launch_ros needed), and the
+"""What the launch file starts, decided by lsi_perception.node_logic.launch_plan (no launch_ros needed), and the
 params file's reach under a namespace, checked against rcl's own parsing."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lsi_perception.ros.launch_plan import (
+from lsi_perception.node_logic.launch_plan import (
     LAUNCH_ARGUMENTS,
     detector_plan,
     find_executable,
@@ -17,7 +17,7 @@ from lsi_perception.ros.launch_plan import (
     params_file_sections,
     rviz_plan,
 )
-from lsi_perception.ros.node_config import defaults_as_ros_values
+from lsi_perception.node_logic.node_config import defaults_as_ros_values
 
 
 def _params_file(tmp_path: Path, key: str, **values) -> Path:

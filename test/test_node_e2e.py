@@ -9,6 +9,8 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 
 from lsi_perception.inference import Detector  # noqa: E402
+from lsi_perception.pipeline.detection_codec import read_detection_array  # noqa: E402
+from lsi_perception.pipeline.stamps import stamp_to_ns  # noqa: E402
 from lsi_perception.ros.harness import (  # noqa: E402
     DetectorClient,
     compressed_msg,
@@ -16,7 +18,6 @@ from lsi_perception.ros.harness import (  # noqa: E402
     ros_context,
     running_detector,
 )
-from lsi_perception.ros.messages import msg_to_xyxy, stamp_to_ns  # noqa: E402
 from lsi_perception.testing import synthetic_pair  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -40,11 +41,11 @@ def params(random_checkpoint, **extra):
 
 
 def assert_same_detections(msg, expected, atol=1e-2):
-    boxes, scores, names = msg_to_xyxy(msg)
-    assert len(boxes) == len(expected) > 0
-    np.testing.assert_allclose(boxes, expected.boxes, atol=atol)
-    np.testing.assert_allclose(scores, expected.scores, atol=1e-4)
-    assert names == expected.names()
+    got = read_detection_array(msg)
+    assert len(got) == len(expected) > 0
+    np.testing.assert_allclose(got.boxes, expected.boxes, atol=atol)
+    np.testing.assert_allclose(got.scores, expected.scores, atol=1e-4)
+    assert got.labels == expected.names()
 
 
 def test_one_detection_array_per_matched_pair_with_rgb_stamp(random_checkpoint, detector):
@@ -65,7 +66,7 @@ def test_one_detection_array_per_matched_pair_with_rgb_stamp(random_checkpoint, 
         msgs = client.wait_for_detections(30, timeout=5)
         client.wait_until(lambda: False, timeout=0.5)  # nothing extra arrives late
         assert len(client.detections) == 30
-    assert [stamp_to_ns(m.header) for m in msgs] == sent
+    assert [stamp_to_ns(m.header.stamp) for m in msgs] == sent
     assert all(m.header.frame_id == "cam_rgb" for m in msgs)
     for m, (rgb, thermal) in zip(msgs[:6], images[:6]):
         assert_same_detections(m, detector.predict(rgb, thermal))
@@ -81,7 +82,7 @@ def test_onnxruntime_backend_publishes_the_torch_detections(random_checkpoint, d
             client.wait_for_detections(i + 1, timeout=30)
         msgs = client.wait_for_detections(3, timeout=5)
     for m, (rgb, thermal) in zip(msgs, images):
-        boxes, scores, _ = msg_to_xyxy(m)
+        boxes = read_detection_array(m).boxes
         expected = detector.predict(rgb, thermal)
         assert len(boxes) == len(expected) > 0  # near-tied random scores may swap ranks: compare as sets
         np.testing.assert_allclose(np.unique(np.round(boxes, 2), axis=0), np.unique(np.round(expected.boxes, 2), axis=0),

@@ -12,10 +12,10 @@ rclpy = pytest.importorskip("rclpy")
 
 from rclpy.parameter import Parameter  # noqa: E402
 
-from lsi_perception.ros.diagnostics import ERROR, OK, WARN  # noqa: E402
+from lsi_perception.node_logic.diagnostics import ERROR, OK, WARN  # noqa: E402
+from lsi_perception.node_logic.health import MAX_CONSECUTIVE_FAILURES  # noqa: E402
+from lsi_perception.pipeline.stamps import stamp_to_ns  # noqa: E402
 from lsi_perception.ros.harness import ros_context, running_detector, wait_for  # noqa: E402
-from lsi_perception.ros.health import MAX_CONSECUTIVE_FAILURES  # noqa: E402
-from lsi_perception.ros.messages import stamp_to_ns  # noqa: E402
 from lsi_perception.testing import synthetic_pair  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -54,7 +54,7 @@ def wait_for_status(client, node_name: str, predicate, timeout: float = 20.0):
 
 
 def answered_stamps(client) -> list[int]:
-    return [stamp_to_ns(m.header) for _, m in list(client.detections)]
+    return [stamp_to_ns(m.header.stamp) for _, m in list(client.detections)]
 
 
 def test_time_jump_back_resets_pairing_and_detection_resumes_within_one_pair(random_checkpoint, capfd):

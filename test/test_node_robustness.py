@@ -12,7 +12,7 @@ from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
-from lsi_perception.ros.diagnostics import DIAGNOSTIC_KEYS, WARN  # noqa: E402
+from lsi_perception.node_logic.diagnostics import DIAGNOSTIC_KEYS, WARN  # noqa: E402
 from lsi_perception.ros.harness import image_msg, ns_to_time, ros_context, running_detector, wait_for  # noqa: E402
 from lsi_perception.testing import synthetic_pair  # noqa: E402
 
@@ -101,8 +101,12 @@ def test_runtime_parameter_change_takes_effect_and_invalid_is_rejected(random_ch
         client.publish_pair(rgb, thermal, 10 * MS)
         before = client.wait_for_detections(1, timeout=30)[0]
         assert len(before.detections) > 0
+        assert client.wait_until(lambda: len(client.label_info) == 1, timeout=10)
+        assert client.label_info[0].threshold == pytest.approx(node.detector.meta.inference.score_threshold)
         [ok] = _set_parameters(client, "/params/lsi_detector", [Parameter("score_threshold", value=0.99)])
         assert ok.successful
+        # the latched label_info is republished with the threshold now in use
+        assert client.wait_until(lambda: client.label_info[-1].threshold == pytest.approx(0.99), timeout=10)
         client.publish_pair(rgb, thermal, 110 * MS)
         after = client.wait_for_detections(2, timeout=30)[1]
         assert len(after.detections) == 0  # an untrained head never scores 0.99

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import yaml
 
-from lsi_perception.ros.diagnostics import DIAGNOSTIC_KEYS, OK, WARN, PipelineSnapshot, summarize
-from lsi_perception.ros.health import HealthEvidence
-from lsi_perception.ros.node_config import NodeConfig, defaults_as_ros_values, runtime_parameters
-from lsi_perception.ros.overlay import draw_overlay
-from lsi_perception.ros.stats import LatencyWindow, RateMeter
-from lsi_perception.ros.worker_queue import Closed, LatestWinsQueue
+from lsi_perception.node_logic.diagnostics import DIAGNOSTIC_KEYS, OK, WARN, PipelineSnapshot, pipeline_status
+from lsi_perception.node_logic.health import HealthEvidence
+from lsi_perception.node_logic.node_config import NodeConfig, defaults_as_ros_values, runtime_parameters
+from lsi_perception.node_logic.stats import LatencyWindow, RateMeter
+from lsi_perception.node_logic.worker_queue import Closed, LatestWinsQueue
+from lsi_perception.pipeline.overlay import draw_overlay
 
 
 def test_params_file_mirrors_node_config(repo_root):
@@ -101,14 +101,14 @@ def _snapshot(**kw) -> PipelineSnapshot:
 
 
 def test_diagnostics_summary_levels_and_keys():
-    level, message, values = summarize(_snapshot())
+    level, message, values = pipeline_status(_snapshot())
     assert level == OK and tuple(values) == DIAGNOSTIC_KEYS
     assert values["sync_unpaired_rgb"] == "2" and values["inference_ms_p95"] == "25.00"
     assert (values["rgb_received"], values["thermal_received"], values["paired"], values["published"]) == \
         ("12", "11", "10", "8")
-    level, message, _ = summarize(_snapshot(stale=dict(rgb=False, thermal=True)))
+    level, message, _ = pipeline_status(_snapshot(stale=dict(rgb=False, thermal=True)))
     assert level == WARN and "thermal stream stale" in message and "wait" in message
-    level, message, _ = summarize(_snapshot(stale=dict(rgb=False, thermal=True), missing_modality_policy="blank"))
+    level, message, _ = pipeline_status(_snapshot(stale=dict(rgb=False, thermal=True), missing_modality_policy="blank"))
     assert level == WARN and "blanked" in message
 
 

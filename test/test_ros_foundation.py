@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lsi_perception.ros.launch_plan import EXECUTABLE, PACKAGE, find_executable
+from lsi_perception.node_logic.launch_plan import EXECUTABLE, PACKAGE, find_executable
 
 VENV = Path(sys.prefix)
 

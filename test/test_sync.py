@@ -1,4 +1,4 @@
-"""ApproximateTimePolicy (lsi_perception/ros/sync.py), without ROS: pairing, slop, queues, order."""
+"""ApproximateTimePolicy (lsi_perception/pipeline/sync.py), without ROS: pairing, slop, queues, order."""
 from __future__ import annotations
 
 import random
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from lsi_perception.ros.sync import ApproximateTimePolicy, pair_offline
+from lsi_perception.pipeline.sync import ApproximateTimePolicy, pair_offline
 
 MS = 1_000_000
 

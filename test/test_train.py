@@ -16,7 +16,7 @@ from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
 from lsi_perception.model import build_model
 from lsi_perception.train.config import load_train_config
 from lsi_perception.train.data import build_val_loader
-from lsi_perception.train.engine import AmpSettings, evaluate
+from lsi_perception.train.engine import AmpSettings, validate_model
 from lsi_perception.train.trainer import STATE_FILE, Trainer
 
 torch.set_num_threads(2)
@@ -60,7 +60,7 @@ def test_tiny_run_lowers_loss_and_beats_untrained_mr(tiny_data: Path, tmp_path: 
     loader, ann = build_val_loader(cfg, torch.device("cpu"))
     torch.manual_seed(cfg.runtime.seed)
     untrained = build_model(cfg.model)
-    mr_untrained = evaluate(untrained, loader, ann, cfg.inference.__class__(score_threshold=0.05),
+    mr_untrained = validate_model(untrained, loader, ann, cfg.inference.__class__(score_threshold=0.05),
                             torch.device("cpu"), AmpSettings()).mr["reasonable"]["all"]
 
     trainer = Trainer(cfg, command="pytest")

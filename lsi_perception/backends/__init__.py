@@ -11,7 +11,7 @@ class-wise NMS) and letterbox mapping. A backend runs the network and the dense 
 Backends (``BACKENDS``):
 
 * ``torch``: the PyTorch module (CPU or CUDA, autocast fp16/bf16, channels_last, torch.compile).
-* ``onnxruntime``: the same checkpoint exported to ONNX (``lsi_perception.export``, cached by content
+* ``onnxruntime``: the same checkpoint exported to ONNX (``lsi_perception.onnx_export``, cached by content
   hash) and run by ONNX Runtime with the CPU, CUDA or TensorRT execution provider.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Cached ONNX exports of checkpoints, keyed by checkpoint content and export settings.
 
 ``cached_export(checkpoint, settings)`` returns the path of an .onnx file made by
-``lsi_perception.export.export_onnx`` from exactly these checkpoint bytes with exactly these settings,
+``lsi_perception.onnx_export.export_onnx`` from exactly these checkpoint bytes with exactly these settings,
 exporting it on first use. The file name carries a digest of (checkpoint SHA-256, settings, export
 format, torch version), so a retrained checkpoint at the same path, another opset or a new exporter
 never reuses a stale file.
@@ -71,7 +71,7 @@ def _writable_dir(path: Path) -> bool:
 
 def cached_export(checkpoint: str | Path, settings: ExportSettings, cache_dir: str | Path | None = None) -> Path:
     """Path of the ONNX export of ``checkpoint`` under ``settings``, exporting it if not cached yet."""
-    from lsi_perception.export import export_onnx
+    from lsi_perception.onnx_export import export_onnx
 
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():

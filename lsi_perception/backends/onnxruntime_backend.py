@@ -30,9 +30,9 @@ import torch
 
 from lsi_perception.backends import ORT_PROVIDERS
 from lsi_perception.backends.onnx_cache import ExportSettings, cached_export, default_cache_dir
-from lsi_perception.backends.torch_backend import resolve_device
 from lsi_perception.checkpoint import CheckpointMeta
-from lsi_perception.export import DEFAULT_OPSET, INPUT_NAMES, OUTPUT_NAMES, export_size
+from lsi_perception.device import resolve_device
+from lsi_perception.onnx_export import DEFAULT_OPSET, INPUT_NAMES, OUTPUT_NAMES, export_size
 
 EP_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 PROVIDERS = ORT_PROVIDERS

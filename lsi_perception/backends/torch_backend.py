@@ -6,38 +6,8 @@ import gc
 import torch
 from torch import nn
 
-from lsi_perception.model.decode import dense_predictions
-
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-_AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" -> CUDA when available, else CPU. An explicit CUDA device that is not present is an error."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device {str(device)!r} requested but CUDA is not available; use device='cpu' or 'auto'")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise RuntimeError(f"device {str(device)!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
-    elif dev.type != "cpu":
-        raise RuntimeError(f"device {str(device)!r} is not supported; use 'auto', 'cpu' or 'cuda[:N]'")
-    return dev
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto" -> bf16 on CUDA GPUs that support it, else fp16 on CUDA, fp32 on CPU."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r} must be one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        if device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "fp32"
-    if precision == "fp16" and device.type != "cuda":
-        raise ValueError("precision='fp16' needs a CUDA device; use 'fp32' (or 'bf16') on CPU")
-    return precision
+from lsi_perception.device import autocast, resolve_device, resolve_precision
+from lsi_perception.model.postprocess import dense_predictions
 
 
 class TorchBackend:
@@ -103,6 +73,4 @@ class TorchBackend:
             torch.cuda.empty_cache()
 
     def _autocast(self):
-        if self.precision == "fp32":
-            return torch.autocast(self.device.type, enabled=False)
-        return torch.autocast(self.device.type, dtype=_AUTOCAST_DTYPES[self.precision])
+        return autocast(self.precision, self.device)

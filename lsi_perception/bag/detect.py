@@ -1,55 +1,55 @@
 """``lsi bag detect``: the node's pipeline, offline, as fast as the hardware allows.
 
-Messages are read in bag order (the order they arrived when recorded) and paired by the node's own
-approximate-time policy (``ros.sync.ApproximateTimePolicy``, the node's default slop and queue size),
-decoded by the node's decoder (``ros.decoding``) and passed to the same ``Detector``. Each pair's
-Detection2DArray, stamped with the RGB header, is written to a new bag at the RGB message's bag time
-(optionally with an overlay image). When the bag has ground truth on ``/ground_truth`` the KAIST MR table
-is computed against it (frames the node could not pair count as frames with no detections).
+Messages are read in bag order (the order they arrived when recorded) and paired by the node's
+approximate-time policy (``pipeline.sync``, the node's default slop and queue size); each pair goes
+through the node's own ``pipeline.processor.PairProcessor``: decode, warp thermal into the RGB frame
+with ``thermal_to_rgb_homography``, ``Detector``. A pair the node would skip (corrupt or non-finite
+image, closed shutter, sizes that do not register, an inference error) is skipped here too, counted by
+kind and reported, never published as "nobody there". Each pair's Detection2DArray, stamped with the RGB
+header, is written to a new bag at the RGB message's bag time (optionally with the node's overlay
+image). An image that never pairs gives no output, as with the node's default ``missing_modality:
+wait``. When the bag has ground truth on ``/ground_truth`` the KAIST MR table is computed against it
+(frames without output count as frames with no detections; ``bag.ground_truth``).
+
+Decoding uses the package's codec; the node uses cv_bridge when it is installed, which gives the same
+arrays (``ros.decoding``).
 """
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from lsi_perception.ros.node_config import NodeConfig
+from lsi_perception.pipeline.defaults import IDENTITY_HOMOGRAPHY, QUEUE_SIZE, SLOP_S
+from lsi_perception.pipeline.detection_codec import BoxArray, read_detection_array
+from lsi_perception.pipeline.processor import PairProcessor, draw_outcome
+from lsi_perception.pipeline.stamps import NS_PER_S, stamp_to_ns
+from lsi_perception.pipeline.sync import ApproximateTimePolicy
 
-from .convert import (
-    NS_PER_S,
-    BoxArray,
-    decode_image,
-    detection_array_message,
-    detection_array_to_boxes,
-    stamp_to_ns,
-)
-from .from_dataset import FRAMES_KEY
+from .convert import detection_array_message, image_message
+from .ground_truth import evaluate_against_ground_truth, frames_index
 from .reader import BagReader
 from .typestore import COMPRESSED_IMAGE, DETECTION_2D_ARRAY, IMAGE
 from .writer import BagWriter
 
-_NODE_DEFAULTS = NodeConfig()
-# A bag is scored at the detector's operating threshold: a frame without detections misses its pedestrians
-# (lsi_perception.eval.protocol; the reference protocol would not count them).
-BAG_EVAL_PROTOCOL = "strict"
-
 
 @dataclass
 class DetectConfig:
-    """Topics and pairing of ``bag detect`` (pairing defaults are the node's)."""
+    """Topics, pairing and registration of ``bag detect`` (defaults are the node's)."""
 
     rgb_topic: str | None = None  # None: the one image topic whose name mentions rgb/color/visible
     thermal_topic: str | None = None  # None: the one image topic whose name mentions thermal/lwir/ir
     ground_truth_topic: str = "/ground_truth"
     output_topic: str = "/detections"
     overlay_topic: str | None = None  # e.g. /detections/image: write annotated RGB images too
-    slop_s: float = _NODE_DEFAULTS.slop
-    queue_size: int = _NODE_DEFAULTS.queue_size
+    slop_s: float = SLOP_S
+    queue_size: int = QUEUE_SIZE
+    thermal_to_rgb_homography: Sequence[float] = IDENTITY_HOMOGRAPHY  # the node parameter of the same name
     storage: str = "mcap"
     overwrite: bool = False
     salvage: bool = False
@@ -62,18 +62,23 @@ class DetectResult:
     out: Path
     rgb_messages: int = 0
     thermal_messages: int = 0
-    pairs: int = 0
+    pairs: int = 0  # pairs with detections written
     seconds: float = 0.0
     detections: dict[int, BoxArray] = field(default_factory=dict)
     ground_truth: dict[int, BoxArray] = field(default_factory=dict)
     frames: list[tuple[int, str, str]] = field(default_factory=list)  # (stamp, im_name, time_of_day)
     image_size: tuple[int, int] | None = None  # (width, height) of the RGB images
     eval_result: object | None = None  # lsi_perception.eval.EvalResult when ground truth exists
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # (RGB stamp, why): pairs that cannot be trusted
+    skipped: list[tuple[int, str, str]] = field(default_factory=list)  # (RGB stamp, kind, why): no output
 
     @property
     def pairs_per_second(self) -> float:
         return self.pairs / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def skipped_by_kind(self) -> dict[str, int]:
+        """Skipped pairs per kind (decode, alignment, inference: the node's diagnostics error counters)."""
+        return dict(Counter(kind for _, kind, _ in self.skipped))
 
 
 _RGB_HINTS = ("rgb", "color", "colour", "visible")
@@ -103,16 +108,12 @@ def detect_bag(bag: str | Path, detector, out: str | Path, cfg: DetectConfig | N
                ) -> DetectResult:
     """Run ``detector`` (a ``lsi_perception.inference.Detector``) over every RGB/thermal pair of ``bag``.
 
-    ``on_pair(stamp_ns, rgb, thermal, detections)`` is called for each pair (e.g. to draw a video).
+    ``on_pair(stamp_ns, rgb, thermal, detections)`` is called for each detected pair (e.g. to draw a
+    video); ``thermal`` is registered to the RGB frame.
     """
-    from lsi_perception.ros.image_codec import ImageDecodeError
-    from lsi_perception.ros.overlay import draw_overlay
-    from lsi_perception.ros.sync import ApproximateTimePolicy
-
-    from .convert import image_message
-
     cfg = cfg or DetectConfig()
     result = DetectResult(Path(out))
+    processor = PairProcessor(detector, cfg.thermal_to_rgb_homography)
     policy = ApproximateTimePolicy(2, cfg.queue_size, round(cfg.slop_s * NS_PER_S))
     with BagReader(bag, salvage=cfg.salvage) as reader:
         rgb_topic, thermal_topic = pick_image_topics(reader.topics, cfg.rgb_topic, cfg.thermal_topic)
@@ -126,7 +127,7 @@ def detect_bag(bag: str | Path, detector, out: str | Path, cfg: DetectConfig | N
             for m in reader.messages(wanted):
                 bar.update()
                 if m.topic == cfg.ground_truth_topic:
-                    result.ground_truth[stamp_to_ns(m.msg.header.stamp)] = detection_array_to_boxes(m.msg)
+                    result.ground_truth[stamp_to_ns(m.msg.header.stamp)] = read_detection_array(m.msg)
                     continue
                 index = 0 if m.topic == rgb_topic else 1
                 if index == 0:
@@ -134,26 +135,10 @@ def detect_bag(bag: str | Path, detector, out: str | Path, cfg: DetectConfig | N
                     result.image_size = result.image_size or _image_size(m.msg)
                 else:
                     result.thermal_messages += 1
-                for rgb_msg, thermal_msg in policy.add(index, stamp_to_ns(m.msg.header.stamp), (m.timestamp, m.msg)):
-                    bag_time, rgb_m = rgb_msg
-                    try:  # a corrupt, non-finite or constant (shutter) frame: skipped and reported, not "nobody"
-                        rgb, thermal = decode_image(rgb_m, want="rgb"), decode_image(thermal_msg[1], want="thermal")
-                    except ImageDecodeError as exc:
-                        result.skipped.append((stamp_to_ns(rgb_m.header.stamp), str(exc)))
-                        continue
-                    result.image_size = result.image_size or (rgb.shape[1], rgb.shape[0])
-                    dets = detector.predict(rgb, thermal)
-                    stamp = stamp_to_ns(rgb_m.header.stamp)
-                    array = detection_array_message(stamp, rgb_m.header.frame_id, dets.boxes, dets.scores, dets.names())
-                    writer.write(cfg.output_topic, bag_time, array)
-                    result.detections[stamp] = detection_array_to_boxes(array)
-                    if cfg.overlay_topic:
-                        overlay = draw_overlay(rgb, dets.boxes, dets.scores, dets.names())
-                        writer.write(cfg.overlay_topic, bag_time, image_message(overlay, stamp, rgb_m.header.frame_id))
-                    if on_pair is not None:
-                        on_pair(stamp, rgb, thermal, dets)
-                    result.pairs += 1
-                    bar.set_postfix(pairs=result.pairs)
+                for (bag_time, rgb_msg), (_, thermal_msg) in policy.add(index, stamp_to_ns(m.msg.header.stamp),
+                                                                        (m.timestamp, m.msg)):
+                    _detect_pair(processor, rgb_msg, thermal_msg, bag_time, writer, cfg, result, on_pair)
+                    bar.set_postfix(pairs=result.pairs, skipped=len(result.skipped))
             bar.close()
         result.seconds = time.perf_counter() - start
     if result.ground_truth:
@@ -162,56 +147,25 @@ def detect_bag(bag: str | Path, detector, out: str | Path, cfg: DetectConfig | N
     return result
 
 
+def _detect_pair(processor: PairProcessor, rgb_msg, thermal_msg, bag_time: int, writer: BagWriter,
+                 cfg: DetectConfig, result: DetectResult, on_pair) -> None:
+    stamp, frame_id = stamp_to_ns(rgb_msg.header.stamp), rgb_msg.header.frame_id
+    outcome = processor.process(rgb_msg, thermal_msg)
+    if outcome.skipped is not None:
+        result.skipped.append((stamp, outcome.skipped.kind, outcome.skipped.message))
+        return
+    dets = outcome.detections
+    result.image_size = result.image_size or (outcome.rgb.shape[1], outcome.rgb.shape[0])
+    array = detection_array_message(stamp, frame_id, dets.boxes, dets.scores, dets.names())
+    writer.write(cfg.output_topic, bag_time, array)
+    result.detections[stamp] = read_detection_array(array)
+    if cfg.overlay_topic:
+        writer.write(cfg.overlay_topic, bag_time, image_message(draw_outcome(outcome), stamp, frame_id))
+    if on_pair is not None:
+        on_pair(stamp, outcome.rgb, outcome.thermal, dets)
+    result.pairs += 1
+
+
 def _image_size(msg) -> tuple[int, int] | None:
     """(width, height) of an Image; a CompressedImage's size is only known once decoded (None)."""
     return (int(msg.width), int(msg.height)) if hasattr(msg, "width") else None
-
-
-def frames_index(custom_data: dict[str, str]) -> list[tuple[int, str, str]]:
-    """(stamp ns, image name, time of day) per frame from a bag written by ``bag from-dataset`` ([] if absent)."""
-    raw = custom_data.get(FRAMES_KEY)
-    if not raw:
-        return []
-    try:
-        return [(int(s), str(n), str(t)) for s, n, t in json.loads(raw)]
-    except (ValueError, TypeError):
-        return []
-
-
-def evaluate_against_ground_truth(ground_truth: dict[int, BoxArray], detections: dict[int, BoxArray],
-                                  frames: list[tuple[int, str, str]] | None = None,
-                                  image_size: tuple[int, int] | None = None):
-    """KAIST MR of ``detections`` against the bag's ground truth; both keyed by RGB stamp (ns).
-
-    Image names and day/night come from the bag's frame index when present (``frames``), else every
-    ground-truth frame is one image of unknown time of day (only the "all" column is then meaningful).
-    Scored with ``BAG_EVAL_PROTOCOL``, which the result names.
-    """
-    from lsi_perception.eval import annotations_from_coco, evaluate
-
-    names = {stamp: (name, tod) for stamp, name, tod in (frames or [])}
-    images, annotations = [], []
-    for image_id, stamp in enumerate(sorted(ground_truth)):
-        name, tod = names.get(stamp, (f"frame_{stamp}", None))
-        image = {"id": image_id, "im_name": name}
-        if image_size is not None:
-            image["width"], image["height"] = image_size
-        if tod in ("day", "night"):
-            image["time_of_day"] = tod
-        images.append(image)
-        gt = ground_truth[stamp]
-        for k in range(len(gt)):
-            x1, y1, x2, y2 = (float(v) for v in gt.boxes[k])
-            attrs = gt.attributes[k]
-            annotations.append({
-                "id": len(annotations), "image_id": image_id, "bbox": [x1, y1, x2 - x1, y2 - y1],
-                "category_id": 1 if gt.labels[k] == "person" else 2,
-                "height": float(attrs.get("height", y2 - y1)), "occlusion": int(attrs.get("occlusion", 0)),
-                "ignore": int(attrs.get("ignore", 0)),
-            })
-    coco = {"images": images, "annotations": annotations,
-            "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "ignore-region"}]}
-    ann = annotations_from_coco(coco, source="the bag's /ground_truth")
-    stamps = sorted(ground_truth)
-    by_index = {i: detections[s].to_xywh_score() for i, s in enumerate(stamps) if s in detections}
-    return evaluate(ann, by_index, protocol=BAG_EVAL_PROTOCOL)

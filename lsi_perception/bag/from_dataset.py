@@ -29,8 +29,11 @@ from tqdm import tqdm
 from lsi_perception.data.bbgt import read_bbgt
 from lsi_perception.data.images import read_rgb, read_thermal
 from lsi_perception.eval.annotations import time_of_day_from_name
+from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
+from lsi_perception.pipeline.detection_codec import gt_attributes
+from lsi_perception.pipeline.stamps import NS_PER_S
 
-from .convert import NS_PER_S, compressed_image_message, detection_array_message, gt_attributes, image_message
+from .convert import compressed_image_message, detection_array_message, image_message
 from .writer import BagWriter
 
 FRAMES_KEY = "lsi_perception.frames"
@@ -42,8 +45,8 @@ _IMAGE_EXTENSIONS = (".jpg", ".png", ".jpeg")
 class FromDatasetConfig:
     """How a dataset becomes a bag (defaults: KAIST's 20 Hz, a 5 ms thermal lag with 2 ms jitter)."""
 
-    rgb_topic: str = "/camera/rgb/image_raw"
-    thermal_topic: str = "/camera/thermal/image_raw"
+    rgb_topic: str = f"/camera/{RGB_TOPIC}"
+    thermal_topic: str = f"/camera/{THERMAL_TOPIC}"
     ground_truth_topic: str = "/ground_truth"
     rgb_frame_id: str = "camera_rgb_optical_frame"
     thermal_frame_id: str = "camera_thermal_optical_frame"

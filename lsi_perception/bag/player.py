@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .convert import NS_PER_S
+from lsi_perception.pipeline.stamps import NS_PER_S
+
 from .reader import BagReader
 from .typestore import CLOCK
 

@@ -137,9 +137,6 @@ class BagReader:
         self.close()
 
     # ---------------------------------------------------------------------------------------------
-    def topics_of_type(self, msgtype: str) -> list[str]:
-        return sorted(topic for topic, typ in self.topics.items() if typ == msgtype)
-
     def raw_messages(self, topics: Iterable[str] | None = None, start: int | None = None
                      ) -> Iterator[tuple[str, str, int, bytes]]:
         """(topic, msgtype, timestamp ns, CDR bytes) in time order; ``start`` skips earlier messages."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
+
 
 def main() -> int:
     import rclpy
@@ -30,8 +32,8 @@ def main() -> int:
         if last_rgb and last_rgb[0].stamp == msg.header.stamp:
             back.publish(msg.header)
 
-    node.create_subscription(Image, "rgb/image_raw", on_rgb, qos_profile_sensor_data)
-    node.create_subscription(Image, "thermal/image_raw", on_thermal, qos_profile_sensor_data)
+    node.create_subscription(Image, RGB_TOPIC, on_rgb, qos_profile_sensor_data)
+    node.create_subscription(Image, THERMAL_TOPIC, on_thermal, qos_profile_sensor_data)
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

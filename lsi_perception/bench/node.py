@@ -55,10 +55,12 @@ def run(args: argparse.Namespace) -> dict:
 
     from lsi_perception.config import PreprocessConfig
     from lsi_perception.inference import Detector
-    from lsi_perception.ros.decoding import decode_rgb, decode_thermal
+    from lsi_perception.pipeline.processor import PairProcessor
+    from lsi_perception.pipeline.stamps import stamp_to_ns
+    from lsi_perception.pipeline.sync import ApproximateTimePolicy
+    from lsi_perception.ros.decoding import message_to_array
     from lsi_perception.ros.harness import image_msg, ros_context, running_detector
-    from lsi_perception.ros.messages import detections_to_msg, stamp_to_ns
-    from lsi_perception.ros.sync import ApproximateTimePolicy
+    from lsi_perception.ros.messages import detections_to_msg
     from lsi_perception.testing import make_random_checkpoint, synthetic_pair
 
     h, w = args.height, args.width
@@ -72,12 +74,13 @@ def run(args: argparse.Namespace) -> dict:
         msgs = [(image_msg(rgb, "rgb8", (i + 1) * 100_000_000), image_msg(th, "mono8", (i + 1) * 100_000_000))
                 for i, (rgb, th) in enumerate(images)]
         plumbing = []
+        processor = PairProcessor(detector, to_array=message_to_array)
         policy = ApproximateTimePolicy(2, 10, 25_000_000)
         for rm, tm in msgs:
             t0 = time.perf_counter()
-            policy.add(0, stamp_to_ns(rm.header), rm)
-            [(r, t)] = policy.add(1, stamp_to_ns(tm.header), tm)
-            decode_rgb(r), decode_thermal(t)
+            policy.add(0, stamp_to_ns(rm.header.stamp), rm)
+            [(r, t)] = policy.add(1, stamp_to_ns(tm.header.stamp), tm)
+            processor.decode(r, t)
             detections_to_msg(r.header, dets.boxes, dets.scores, dets.names())
             plumbing.append(time.perf_counter() - t0)
 
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> dict:
                 detector.predict(rgb, th)
                 bare.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                client.publish_pair(rm, tm, stamp_to_ns(rm.header))
+                client.publish_pair(rm, tm, stamp_to_ns(rm.header.stamp))
                 client.wait_for_detections(i + 1, timeout=60)
                 node_times.append(client.detections[i][0] - t0)
                 node_total += time.perf_counter() - t0

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from lsi_perception.dds import PROFILE_VARIABLES, use_large_frames_profile
+from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
 
 NODE_NAMESPACE = "/bench_xp"
 ECHO_NAMESPACE = "/bench_echo"
@@ -71,8 +72,8 @@ def _echo_client(namespace: str):
 
     node = Node("lsi_bench_echo_client", namespace=namespace)
     reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    node.rgb_pub = node.create_publisher(Image, "rgb/image_raw", reliable)
-    node.thermal_pub = node.create_publisher(Image, "thermal/image_raw", reliable)
+    node.rgb_pub = node.create_publisher(Image, RGB_TOPIC, reliable)
+    node.thermal_pub = node.create_publisher(Image, THERMAL_TOPIC, reliable)
     node.cond, node.replies = threading.Condition(), []
 
     def on_echo(msg: Header) -> None:
@@ -97,11 +98,11 @@ def _echo_round_trip(echo, rgb_msg, thermal_msg, timeout: float) -> float | None
 
 def _round_trip(client, rgb_msg, thermal_msg, timeout: float) -> float | None:
     """Publish one pair and wait for its detections: seconds from publish to arrival, None if lost."""
-    from lsi_perception.ros.messages import stamp_to_ns
+    from lsi_perception.pipeline.stamps import stamp_to_ns
 
     before = len(client.detections)
     t0 = time.perf_counter()
-    client.publish_pair(rgb_msg, thermal_msg, stamp_to_ns(rgb_msg.header))
+    client.publish_pair(rgb_msg, thermal_msg, stamp_to_ns(rgb_msg.header.stamp))
     if not client.wait_until(lambda: len(client.detections) > before, timeout):
         return None
     return client.detections[-1][0] - t0

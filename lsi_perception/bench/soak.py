@@ -174,12 +174,12 @@ def run(args: argparse.Namespace) -> dict:
 
 def _window(client, sent: dict[int, float], window_from: tuple[float, int, int], now: float, published: int,
             pid: int, namespace: str, start: float) -> dict:
-    from lsi_perception.ros.messages import stamp_to_ns
+    from lsi_perception.pipeline.stamps import stamp_to_ns
 
     t0, first, published0 = window_from
     with client._cond:
         new = list(client.detections[first:])
-    latencies = [(t - sent[stamp_to_ns(m.header)]) * 1e3 for t, m in new if stamp_to_ns(m.header) in sent]
+    latencies = [(t - sent[stamp_to_ns(m.header.stamp)]) * 1e3 for t, m in new if stamp_to_ns(m.header.stamp) in sent]
     diag = _latest_diagnostics(client, f"{namespace.strip('/')}/lsi_detector")
     return {"t_s": now - start, "rss_mb": rss_mb(pid), "published": published - published0, "answered": len(new),
             "latency_ms_p50": _percentile(latencies, 50), "latency_ms_p95": _percentile(latencies, 95),

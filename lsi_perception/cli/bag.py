@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 from lsi_perception.backends import BACKENDS, ORT_PROVIDERS
+from lsi_perception.device import PRECISIONS
+from lsi_perception.pipeline.defaults import OVERLAY_TOPIC
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -98,20 +100,25 @@ def _add_detect(sub) -> None:
 
     d = DetectConfig()
     p = sub.add_parser("detect", help="run the detector over a bag offline; write Detection2DArray to a new bag",
-                       description="Pair RGB and thermal images with the node's approximate-time policy, run the "
-                                   "same Detector as fast as the hardware allows, write the detections to OUT_BAG, "
-                                   "and print the KAIST MR table when the bag holds /ground_truth.")
+                       description="Pair RGB and thermal images with the node's approximate-time policy, decode, "
+                                   "register and detect them with the node's own per-pair pipeline as fast as the "
+                                   "hardware allows (pairs the node would skip are skipped and counted), write the "
+                                   "detections to OUT_BAG, and print the KAIST MR table when the bag holds "
+                                   "/ground_truth.")
     p.add_argument("bag", type=Path)
     p.add_argument("--checkpoint", type=Path, default=None, help="detector checkpoint (default: the shipped model)")
     p.add_argument("--out", type=Path, required=True, help="bag folder to create for the detections")
     p.add_argument("--results", type=Path, default=None, help="also write a KAIST results txt (needs ground truth)")
-    p.add_argument("--overlay", action="store_true", help=f"also write annotated RGB images on {'/detections/image'}")
+    p.add_argument("--overlay", action="store_true", help=f"also write annotated RGB images on /{OVERLAY_TOPIC}")
     p.add_argument("--rgb-topic", default=d.rgb_topic)
     p.add_argument("--thermal-topic", default=d.thermal_topic)
     p.add_argument("--slop", type=float, default=d.slop_s, help="pairing tolerance in seconds (node default)")
     p.add_argument("--queue-size", type=int, default=d.queue_size, help="pairing queue per topic (node default)")
+    p.add_argument("--thermal-to-rgb-homography", type=float, nargs=9, default=list(d.thermal_to_rgb_homography),
+                   metavar="H", help="row-major 3x3 homography mapping thermal pixels to RGB pixels, as the node's "
+                                     "parameter of the same name (default: identity, co-aligned cameras)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", default="auto", help="auto | fp32 | fp16 | bf16 (bf16: torch only)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS, help="bf16: torch backend only")
     p.add_argument("--backend", default="torch", choices=BACKENDS,
                    help="network runtime (onnxruntime: the checkpoint's cached ONNX export; same pre/post-processing)")
     p.add_argument("--execution-provider", default="auto", choices=ORT_PROVIDERS,
@@ -125,19 +132,19 @@ def _add_detect(sub) -> None:
 def _run_detect(args: argparse.Namespace) -> int:
     from lsi_perception.bag.detect import DetectConfig, detect_bag
     from lsi_perception.inference import Detector
-    from lsi_perception.resources import default_checkpoint_path
+    from lsi_perception.node_logic.node_config import NodeConfig
+    from lsi_perception.resources import resolve_checkpoint
 
-    checkpoint = args.checkpoint or default_checkpoint_path()
-    if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist; pass --checkpoint or train the shipped "
-                                "model (lsi train --config config/train_synthetic.yaml)")
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    NodeConfig(slop=args.slop, queue_size=args.queue_size,
+               thermal_to_rgb_homography=tuple(args.thermal_to_rgb_homography)).validate()  # the node's checks
     options = {"provider": args.execution_provider} if args.backend == "onnxruntime" else None
+    overrides = {"score_threshold": args.score_threshold} if args.score_threshold is not None else None
     detector = Detector.from_checkpoint(checkpoint, device=args.device, precision=args.precision, backend=args.backend,
-                                        backend_options=options)
-    if args.score_threshold is not None:
-        detector.inference.score_threshold = args.score_threshold
+                                        backend_options=options, inference=overrides)
     cfg = DetectConfig(rgb_topic=args.rgb_topic, thermal_topic=args.thermal_topic, slop_s=args.slop,
-                       queue_size=args.queue_size, overlay_topic="/detections/image" if args.overlay else None,
+                       queue_size=args.queue_size, thermal_to_rgb_homography=tuple(args.thermal_to_rgb_homography),
+                       overlay_topic=f"/{OVERLAY_TOPIC}" if args.overlay else None,
                        overwrite=args.overwrite, salvage=args.salvage)
     result = detect_bag(args.bag, detector, args.out, cfg)
     unpaired = result.rgb_messages - result.pairs
@@ -145,8 +152,9 @@ def _run_detect(args: argparse.Namespace) -> int:
           f"{result.thermal_messages} thermal images ({unpaired} RGB images unpaired), "
           f"{result.pairs_per_second:.2f} pairs/s with {detector.describe()}")
     if result.skipped:
-        print(f"skipped {len(result.skipped)} pairs that cannot give trustworthy detections (no output for them); "
-              f"first: {result.skipped[0][1]}")
+        kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(result.skipped_by_kind.items()))
+        print(f"skipped {len(result.skipped)} pairs that cannot give trustworthy detections (no output for them; "
+              f"{kinds}); first: {result.skipped[0][2]}")
     if result.eval_result is not None:
         from lsi_perception.eval.report import format_table
 
@@ -160,16 +168,12 @@ def _run_detect(args: argparse.Namespace) -> int:
 
 
 def _write_results(path: Path, result) -> None:
-    """KAIST txt results (1-based image index in ground-truth stamp order)."""
-    lines = []
-    for index, stamp in enumerate(sorted(result.ground_truth), start=1):
-        dets = result.detections.get(stamp)
-        if dets is None:
-            continue
-        for x, y, w, h, s in dets.to_xywh_score():
-            lines.append(f"{index},{x:.4f},{y:.4f},{w:.4f},{h:.4f},{s:.6f}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + ("\n" if lines else ""))
+    """KAIST txt results (1-based image index in ground-truth stamp order), in the evaluator's own format."""
+    from lsi_perception.bag.ground_truth import detections_by_image, ground_truth_annotations
+    from lsi_perception.eval import write_results_txt
+
+    ann = ground_truth_annotations(result.ground_truth, result.frames, result.image_size)
+    write_results_txt(path, ann, detections_by_image(result.ground_truth, result.detections))
 
 
 # --------------------------------------------------------------------------------------------------

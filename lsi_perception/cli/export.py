@@ -1,4 +1,4 @@
-"""``lsi export CHECKPOINT --onnx OUT``: ONNX export (network + dense decoding, no NMS; see lsi_perception/export.py)."""
+"""``lsi export CHECKPOINT --onnx OUT``: ONNX export (network + dense decoding, no NMS; see lsi_perception/onnx_export.py)."""
 from __future__ import annotations
 
 import argparse
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lsi_perception.checkpoint import read_checkpoint_meta
-    from lsi_perception.export import export_onnx, export_size, onnx_parity
+    from lsi_perception.onnx_export import export_onnx, export_size, onnx_parity
 
     path = export_onnx(args.checkpoint, args.onnx, opset=args.opset, dynamic=not args.static,
                        height=args.height, width=args.width)

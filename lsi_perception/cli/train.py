@@ -34,9 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.export_shipped is not None:
-        from lsi_perception.train.ship import export_shipped
+        from lsi_perception.train.ship import ship_checkpoint
 
-        out = export_shipped(args.export_shipped, args.export_to, command=" ".join(["lsi", *sys.argv[1:]]),
+        out = ship_checkpoint(args.export_shipped, args.export_to, command=" ".join(["lsi", *sys.argv[1:]]),
                              overrides=args.overrides)
         print(f"shipped model written to {out} ({out.stat().st_size / 1e6:.1f} MB)")
         return 0

@@ -41,9 +41,3 @@ def make_targets(boxes: list[list[float]] | np.ndarray, labels: list[int], ignor
         "labels": np.asarray(labels, np.int64),
         "ignore": np.asarray(ignore, bool),
     }
-
-
-def select_objects(sample: Sample, keep: np.ndarray) -> None:
-    """Keep only the objects where ``keep`` (bool [N]) is True, in place."""
-    for key in ("boxes", "labels", "ignore"):
-        sample[key] = sample[key][keep]

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-
 THERMAL_SENSOR_WIDTH_PX = 320  # FLIR A35 (KAIST): the width at which thermal_blur_px is given
 
 

@@ -10,7 +10,7 @@ ground truth (see protocol.py). Files may be .gz/.xz/.bz2 compressed.
 from .annotations import AnnotationFormatError, KaistAnnotations, annotations_from_coco, load_annotations
 from .metrics import Curve, EvalResult, evaluate, log_average_miss_rate
 from .protocol import DEFAULT_PROTOCOL, PROTOCOLS, PROTOCOLS_BY_NAME, Protocol, get_protocol
-from .results import DetectionTable, ResultsFormatError, load_results, write_results_txt
+from .results import DetectionTable, ResultsFormatError, load_results, write_results_txt, xyxy_to_xywh
 from .settings import (
     CALTECH_DETECTION_HEIGHT_EXPANSION,
     FPPI_POINTS,
@@ -44,4 +44,5 @@ __all__ = [
     "load_results",
     "log_average_miss_rate",
     "write_results_txt",
+    "xyxy_to_xywh",
 ]

@@ -94,9 +94,6 @@ class KaistAnnotations:
         width, height = self.image_sizes[self.gt_image].T
         return (x < margin) | (y < margin) | (x + w > width - margin) | (y + h > height - margin)
 
-    def gt_slice(self, image_index: int) -> slice:
-        return slice(int(self.gt_start[image_index]), int(self.gt_start[image_index + 1]))
-
     def index_of(self, key: str | int) -> int:
         """Image index of an ``im_name`` (str) or of a 0-based position (int)."""
         if isinstance(key, str):

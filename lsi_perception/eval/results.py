@@ -31,6 +31,14 @@ DetectionsByImage = Mapping[Any, np.ndarray]  # im_name (str) or 0-based image i
 _FIELD_SEPARATOR = re.compile(r"[,\s]+")
 
 
+def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
+    """[..., 4] (x1, y1, x2, y2) -> (x, y, width, height) with (x, y) the top-left corner, the results
+    files' box format (a copy, same dtype)."""
+    out = np.array(boxes, copy=True)
+    out[..., 2:] -= out[..., :2]
+    return out
+
+
 class ResultsFormatError(ValueError):
     """A results file line (or JSON element) is malformed or names an unknown image."""
 

@@ -3,8 +3,8 @@
 ``build_model(cfg)`` -> ``LSIDetectorNet``; ``decode(outputs, cfg)`` -> per-image detections.
 """
 from lsi_perception.model.boxes import grid_centers, ltrb_to_xyxy, xyxy_to_ltrb
-from lsi_perception.model.decode import decode, dense_predictions, ranking_scores, select_detections
-from lsi_perception.model.detector import LSIDetectorNet, build_model
+from lsi_perception.model.network import LSIDetectorNet, build_model
+from lsi_perception.model.postprocess import decode, dense_predictions, ranking_scores, select_detections
 
 __all__ = [
     "LSIDetectorNet",

@@ -30,7 +30,3 @@ class PVTBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return list(self.body(x))
-
-
-def build_backbone(name: str, in_chans: int) -> PVTBackbone:
-    return PVTBackbone(name, in_chans)

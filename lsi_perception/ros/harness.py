@@ -27,19 +27,29 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
-from lsi_perception.ros.image_codec import array_to_raw_fields
+from lsi_perception.pipeline.defaults import (
+    DETECTIONS_TOPIC,
+    LABEL_INFO_TOPIC,
+    OVERLAY_TOPIC,
+    RGB_TOPIC,
+    THERMAL_TOPIC,
+)
+from lsi_perception.pipeline.image_codec import encoding_of
+from lsi_perception.pipeline.stamps import split_ns
+from lsi_perception.ros import messages
 
 
 def ns_to_time(stamp_ns: int) -> Time:
-    return Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+    sec, nanosec = split_ns(stamp_ns)
+    return Time(sec=sec, nanosec=nanosec)
 
 
-def image_msg(array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str = "camera", *,
+def image_msg(array: np.ndarray, encoding: str | None, stamp_ns: int, frame_id: str = "camera", *,
               step: int | None = None, big_endian: bool = False) -> Image:
-    """A sensor_msgs/Image of ``array`` in ``encoding`` (optional row padding / big-endian pixels)."""
-    f = array_to_raw_fields(array, encoding, step=step, is_bigendian=big_endian)
-    return Image(header=Header(stamp=ns_to_time(stamp_ns), frame_id=frame_id), height=f["height"], width=f["width"],
-                 encoding=encoding, is_bigendian=f["is_bigendian"], step=f["step"], data=f["data"])
+    """A sensor_msgs/Image of ``array`` in ``encoding`` (None: rgb8 / mono8 / mono16 / 32FC1 by dtype;
+    optional row padding / big-endian pixels)."""
+    return messages.image_msg(Header(stamp=ns_to_time(stamp_ns), frame_id=frame_id), array, encoding, step=step,
+                              big_endian=big_endian)
 
 
 def compressed_msg(array: np.ndarray, fmt: str, stamp_ns: int, frame_id: str = "camera") -> CompressedImage:
@@ -51,10 +61,6 @@ def compressed_msg(array: np.ndarray, fmt: str, stamp_ns: int, frame_id: str = "
     return CompressedImage(header=Header(stamp=ns_to_time(stamp_ns), frame_id=frame_id), format=fmt, data=buf.tobytes())
 
 
-def thermal_encoding(thermal: np.ndarray) -> str:
-    return {np.dtype(np.uint8): "mono8", np.dtype(np.uint16): "mono16", np.dtype(np.float32): "32FC1"}[thermal.dtype]
-
-
 class DetectorClient(Node):
     """Publishes RGB/thermal messages to a detector and records everything it publishes."""
 
@@ -64,19 +70,19 @@ class DetectorClient(Node):
         msg_type = CompressedImage if compressed else Image
         suffix = "/compressed" if compressed else ""
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.rgb_pub = self.create_publisher(msg_type, "rgb/image_raw" + suffix, reliable)
-        self.thermal_pub = self.create_publisher(msg_type, "thermal/image_raw" + suffix, reliable)
+        self.rgb_pub = self.create_publisher(msg_type, RGB_TOPIC + suffix, reliable)
+        self.thermal_pub = self.create_publisher(msg_type, THERMAL_TOPIC + suffix, reliable)
         self._cond = threading.Condition()
         self.detections: list[tuple[float, Detection2DArray]] = []
         self.overlays: list[Image] = []
         self.diagnostics: list[DiagnosticArray] = []
         self.label_info: list[LabelInfo] = []
-        self.create_subscription(Detection2DArray, "detections", self._record(self.detections, stamped=True), reliable)
+        self.create_subscription(Detection2DArray, DETECTIONS_TOPIC, self._record(self.detections, stamped=True), reliable)
         if overlay:  # subscribing makes the node draw and publish the overlay
-            self.create_subscription(Image, "detections/image", self._record(self.overlays), reliable)
+            self.create_subscription(Image, OVERLAY_TOPIC, self._record(self.overlays), reliable)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._record(self.diagnostics), 50)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.create_subscription(LabelInfo, "label_info", self._record(self.label_info), latched)
+        self.create_subscription(LabelInfo, LABEL_INFO_TOPIC, self._record(self.label_info), latched)
 
     def _record(self, into: list, stamped: bool = False) -> Callable[[Any], None]:
         def callback(msg: Any) -> None:
@@ -111,7 +117,7 @@ class DetectorClient(Node):
         if isinstance(rgb, np.ndarray):
             rgb = image_msg(rgb, "rgb8", rgb_stamp_ns, frame_id)
         if isinstance(thermal, np.ndarray):
-            thermal = image_msg(thermal, thermal_encoding(thermal), ts, frame_id)
+            thermal = image_msg(thermal, encoding_of(thermal), ts, frame_id)
         self.rgb_pub.publish(rgb)
         self.thermal_pub.publish(thermal)
 

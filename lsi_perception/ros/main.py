@@ -18,7 +18,7 @@ import signal
 import sys
 
 from lsi_perception.dds import use_large_frames_profile
-from lsi_perception.ros.launch_plan import EXIT_WITH_PARENT_VARIABLE
+from lsi_perception.node_logic.launch_plan import EXIT_WITH_PARENT_VARIABLE
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

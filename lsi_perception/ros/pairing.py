@@ -15,8 +15,8 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
-from lsi_perception.ros.messages import stamp_to_ns
-from lsi_perception.ros.sync import ApproximateTimePolicy
+from lsi_perception.pipeline.stamps import stamp_to_ns
+from lsi_perception.pipeline.sync import ApproximateTimePolicy
 
 try:  # pragma: no cover - depends on the ROS installation
     import message_filters
@@ -24,7 +24,7 @@ try:  # pragma: no cover - depends on the ROS installation
     IMPLEMENTATION = "message_filters.ApproximateTimeSynchronizer"
 except ImportError:
     message_filters = None
-    IMPLEMENTATION = "lsi_perception.ros.sync.ApproximateTimePolicy (message_filters not installed)"
+    IMPLEMENTATION = "lsi_perception.pipeline.sync.ApproximateTimePolicy (message_filters not installed)"
 
 
 class PairedSubscriptions:
@@ -64,7 +64,7 @@ class PairedSubscriptions:
 
     def _receive(self, index: int, msg: Any) -> None:
         self._on_message(index, msg)
-        self.policy.add(index, stamp_to_ns(msg.header), msg)
+        self.policy.add(index, stamp_to_ns(msg.header.stamp), msg)
 
     def destroy(self) -> None:
         for sub in self._subscriptions:

@@ -140,6 +140,14 @@ def strict_json(record: dict[str, Any]) -> str:
     return json.dumps(clean(record), allow_nan=False)
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers see the old or the new file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    _fsync(tmp)
+    os.replace(tmp, path)
+
+
 def _point(link: Path, target: str) -> None:
     """Make ``link`` a symlink to ``target`` (relative), atomically replacing whatever was there."""
     if link.is_symlink() and os.readlink(link) == target:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from lsi_perception.device import resolve_device as shared_resolve_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -32,15 +34,13 @@ class DistInfo:
 
 
 def resolve_device(requested: str, local_rank: int = 0) -> torch.device:
-    """``"auto"`` -> ``cuda:<local_rank>`` when CUDA is available, else CPU; ``"cuda"`` without CUDA is an error."""
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
+    """``device.resolve_device`` for this process (``cuda`` without index -> ``cuda:<local_rank>``), made the
+    current CUDA device; errors say ``runtime.device``."""
+    try:
+        device = shared_resolve_device(requested, local_rank)
+    except RuntimeError as exc:
+        raise RuntimeError(f"runtime.device: {exc}") from None
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"runtime.device={requested!r} but CUDA is not available; use runtime.device=cpu")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     return device
 
@@ -64,17 +64,6 @@ def local_rank_from_env() -> int:
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
-
-
-def all_reduce_mean(values: dict[str, float], info: DistInfo, device: torch.device) -> dict[str, float]:
-    """Average scalar metrics over ranks (identity in a single process)."""
-    if not info.enabled or not values:
-        return values
-    keys = sorted(values)
-    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    t /= info.world_size
-    return dict(zip(keys, t.tolist()))
 
 
 def broadcast_object(obj: object, info: DistInfo) -> object:

@@ -22,8 +22,10 @@ import torch
 from torch import Tensor, nn
 
 from lsi_perception.config import InferenceConfig
+from lsi_perception.device import AUTOCAST_DTYPES, resolve_precision
 from lsi_perception.eval import EvalResult
 from lsi_perception.eval import evaluate as evaluate_detections
+from lsi_perception.eval.results import xyxy_to_xywh
 from lsi_perception.eval.settings import SETTINGS, SETTINGS_BY_NAME, Setting
 from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import LSIDetectorNet, decode
@@ -52,14 +54,14 @@ class AmpSettings:
 
 
 def resolve_amp(mode: str, device: torch.device) -> AmpSettings:
-    """``auto``: bf16 on CUDA when supported, else fp16; off on CPU (CPU autocast is slower than fp32 here)."""
-    if device.type != "cuda" or mode == "off":
-        if mode in ("bf16", "fp16") and device.type != "cuda":
-            raise ValueError(f"runtime.amp={mode} needs CUDA; use runtime.amp=off (or auto) on CPU")
-        return AmpSettings(None, device.type)
-    if mode == "auto":
-        mode = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return AmpSettings(torch.bfloat16 if mode == "bf16" else torch.float16, device.type)
+    """``runtime.amp`` -> autocast settings, resolved like the Detector's precision (``device.resolve_precision``:
+    auto = bf16 on CUDA when supported, else fp16; fp32 on CPU, where autocast is slower than fp32 here).
+    ``off`` is fp32."""
+    try:
+        precision = resolve_precision("fp32" if mode == "off" else mode, device)
+    except ValueError as exc:
+        raise ValueError(f"runtime.amp={mode}: {exc}") from None
+    return AmpSettings(AUTOCAST_DTYPES.get(precision), device.type)
 
 
 class TrainingObjective(nn.Module):
@@ -255,8 +257,8 @@ def predict_loader(net: LSIDetectorNet, loader: Iterable, inference: InferenceCo
             outputs = net(rgb, thermal)
         for image_id, dets, meta in zip(batch.image_ids, decode(outputs, inference), batch.meta):
             boxes = meta["letterbox"].to_original(dets["boxes"].float().cpu().numpy())
-            xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-            out[image_id] = np.concatenate([xywh, dets["scores"].float().cpu().numpy()[:, None]], 1).astype(np.float32)
+            scores = dets["scores"].float().cpu().numpy()[:, None]
+            out[image_id] = np.concatenate([xyxy_to_xywh(boxes), scores], 1).astype(np.float32)
     return out
 
 
@@ -267,7 +269,7 @@ def reasonable_setting(min_height: float = 55.0) -> Setting:
     return dataclasses.replace(base, min_height=float(min_height))
 
 
-def evaluate(net: LSIDetectorNet, loader: Iterable, annotations, inference: InferenceConfig,
+def validate_model(net: LSIDetectorNet, loader: Iterable, annotations, inference: InferenceConfig,
              device: torch.device, amp: AmpSettings, blank: str | None = None,
              protocol: str = VALIDATION_PROTOCOL, reasonable_min_height: float = 55.0) -> EvalResult:
     """Run the model (+ decode) over the validation loader and score it with the KAIST evaluator, in memory.
@@ -280,6 +282,6 @@ def evaluate(net: LSIDetectorNet, loader: Iterable, annotations, inference: Infe
     return evaluate_detections(annotations, detections, settings=settings, protocol=protocol)
 
 
-def summarize(result: EvalResult) -> dict[str, float]:
+def reasonable_mr_metrics(result: EvalResult) -> dict[str, float]:
     """Reasonable-setting MR (percent) for all / day / night: the numbers logged and compared for "best"."""
     return {f"mr_reasonable_{time_}": float(result.mr["reasonable"][time_]) for time_ in ("all", "day", "night")}

@@ -22,7 +22,7 @@ from lsi_perception.train.data import (
     restrict_annotations,
     test_annotations_path,
 )
-from lsi_perception.train.engine import AmpSettings, evaluate, summarize
+from lsi_perception.train.engine import AmpSettings, reasonable_mr_metrics, validate_model
 
 REPORT_FILE = "test_metrics.json"
 
@@ -44,11 +44,11 @@ def final_test_report(cfg: TrainConfig, checkpoint: Path, device: torch.device, 
         annotations = annotations_from_dataset(dataset)
     loader = DataLoader(dataset, batch_size=cfg.runtime.batch_size, shuffle=False,
                         num_workers=cfg.runtime.workers, collate_fn=_Collate(meta.preprocess))
-    result = evaluate(net.to(device), loader, annotations, inference, device, amp)
+    result = validate_model(net.to(device), loader, annotations, inference, device, amp)
     report = {
         "test_list": cfg.data.test_list, "images": len(dataset), "checkpoint": str(checkpoint),
         "checkpoint_step": meta.provenance.get("step"), "validation": meta.provenance.get("metrics", {}),
-        **summarize(result),
+        **reasonable_mr_metrics(result),
     }
     (checkpoint.parent / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
     return report

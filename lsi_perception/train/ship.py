@@ -20,7 +20,7 @@ from lsi_perception.resources import default_checkpoint_path
 SIZE_LIMIT_BYTES = 20 * 1024 * 1024  # keeps the package (and a git checkout) light
 
 
-def export_shipped(checkpoint: str | Path, out: str | Path | None = None, command: str = "",
+def ship_checkpoint(checkpoint: str | Path, out: str | Path | None = None, command: str = "",
                    overrides: list[str] | None = None) -> Path:
     """Write ``checkpoint`` as fp16 to ``out`` (default: the package's default model path).
 

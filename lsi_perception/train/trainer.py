@@ -10,13 +10,13 @@ Files written to ``<runtime.out_dir>/<name>/`` (rank 0 only):
   reads it. It names the step it belongs to; ``last.safetensors`` must carry the same step.
   The three are saved as one unit (``checkpointing.py``: a step folder switched to atomically; the
   paths above are links into it), once per step; a killed save leaves the previous unit in place.
-- ``config.yaml`` (the resolved TrainConfig), ``metrics.jsonl`` (one strict-JSON line per validation,
-  null for a NaN metric), ``tb/``.
+- ``config.yaml`` (the resolved TrainConfig, written atomically), ``metrics.jsonl`` (one strict-JSON line
+  per validation, null for a NaN metric, appended and flushed per line: a killed run can leave at most
+  a partial last line), ``tb/``.
 """
 from __future__ import annotations
 
 import math
-import random
 import sys
 import time
 import warnings
@@ -25,7 +25,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 from torch.nn.parallel import DistributedDataParallel
@@ -45,6 +44,7 @@ from lsi_perception.train.checkpointing import (
     resolve_resume_path,
     save_unit,
     strict_json,
+    write_atomically,
 )
 from lsi_perception.train.config import TrainConfig
 from lsi_perception.train.data import build_train_loader, build_val_loader, prepare_dataset
@@ -55,79 +55,17 @@ from lsi_perception.train.engine import (
     LoopState,
     StepContext,
     TrainingObjective,
-    evaluate,
+    reasonable_mr_metrics,
     resolve_amp,
-    summarize,
     train_one_epoch,
+    validate_model,
 )
 from lsi_perception.train.final_report import final_test_report
+from lsi_perception.train.optim import build_optimizer, warmup_cosine
 from lsi_perception.train.prepare import backbone_lr_advice, prepare_training_set
+from lsi_perception.train.rng import rng_state, seed_everything, set_rng_state
 
 __all__ = ["BEST", "LAST", "STATE_FILE", "Trainer", "resolve_resume_path"]
-
-
-# ---------------------------------------------------------------------------------------------- pieces
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict[str, Any]:
-    """Every RNG the loop draws from, as tensors / plain containers (weights_only-safe)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    np_state = state["numpy"]
-    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
-                         np_state["has_gauss"], np_state["cached_gaussian"]))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def build_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW with four groups: (backbone | rest) x (decayed weights | no-decay norms and biases)."""
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-    for name, p in net.named_parameters():
-        if not p.requires_grad:
-            continue
-        is_backbone = name.startswith(("rgb_backbone.", "thermal_backbone."))
-        decay = p.ndim > 1
-        groups.setdefault((is_backbone, decay), []).append(p)
-    o = cfg.optim
-    param_groups = [
-        {"params": params, "lr": o.lr * (o.backbone_lr_mult if is_backbone else 1.0),
-         "weight_decay": o.weight_decay if decay else 0.0}
-        for (is_backbone, decay), params in sorted(groups.items())
-    ]
-    return torch.optim.AdamW(param_groups, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
-
-
-def warmup_cosine(total_steps: int, warmup_steps: int, warmup_start: float, min_ratio: float):
-    """lr multiplier per step: linear warmup_start -> 1 over warmup_steps, cosine 1 -> min_ratio after."""
-    warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return warmup_start + (1.0 - warmup_start) * step / warmup_steps
-        span = max(total_steps - warmup_steps, 1)
-        progress = min((step - warmup_steps) / span, 1.0)
-        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return factor
 
 
 # ---------------------------------------------------------------------------------------------- trainer
@@ -280,10 +218,10 @@ class Trainer:
         metrics: dict[str, float] = {}
         if self.dist.is_main and self.val_loader is not None:
             tic = time.perf_counter()
-            result = evaluate(self._eval_net(), self.val_loader, self.val_annotations, self._eval_inference(),
+            result = validate_model(self._eval_net(), self.val_loader, self.val_annotations, self._eval_inference(),
                               self.device, self.amp, blank=self.blanked_modality,
                               reasonable_min_height=self.cfg.runtime.eval_reasonable_min_height)
-            metrics = summarize(result)
+            metrics = reasonable_mr_metrics(result)
             metrics["val_seconds"] = time.perf_counter() - tic
         metrics = dist_utils.broadcast_object(metrics, self.dist)  # type: ignore[assignment]
         return metrics
@@ -321,7 +259,7 @@ class Trainer:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self.run_dir.mkdir(parents=True, exist_ok=True)
-                (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+                write_atomically(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
                 self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.state.step or None)
             self._log_main(
                 f"{cfg.name}: {self.dataset_info.get('train_images', '?')} training images, "

@@ -24,6 +24,7 @@ from lsi_perception.config import InferenceConfig
 from lsi_perception.data.collate import collate_samples
 from lsi_perception.data.transforms import build_eval_transforms
 from lsi_perception.eval import evaluate as evaluate_detections
+from lsi_perception.eval import xyxy_to_xywh
 from lsi_perception.losses.config import LossConfig
 from lsi_perception.losses.lsi import LSIRegularizer
 from lsi_perception.model import build_model, decode
@@ -85,7 +86,7 @@ def predict(net: torch.nn.Module, loader: Iterable, inference: InferenceConfig, 
         rgb, thermal = substitute(batch.rgb, batch.thermal)
         for image_id, dets, meta in zip(batch.image_ids, decode(net(rgb, thermal), inference), batch.meta):
             boxes = meta["letterbox"].to_original(dets["boxes"].float().numpy())
-            xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+            xywh = xyxy_to_xywh(boxes)
             out[image_id] = np.concatenate([xywh, dets["scores"].float().numpy()[:, None]], 1).astype(np.float32)
     return out
 

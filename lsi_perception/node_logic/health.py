@@ -24,8 +24,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from lsi_perception.pipeline.processor import SKIP_KINDS
+
 OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
-ERROR_KINDS = ("decode", "alignment", "inference")
+ERROR_KINDS = SKIP_KINDS  # what a pair can be skipped for (pipeline.processor)
 MAX_CONSECUTIVE_FAILURES = 5  # inference failures in a row before the node goes to error processing
 ERROR_LOG_PERIOD_S = 5.0  # the same error text is logged at most this often
 STATUS_LOG_REPEAT_S = 60.0  # a persisting non-OK status is logged again after this long

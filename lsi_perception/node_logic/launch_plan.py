@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from lsi_perception.ros.node_config import RGB_TOPIC, THERMAL_TOPIC
+from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
 
 # Set for the node by the launch file; read by lsi_perception.ros.main (SIGTERM when the launch process dies).
 EXIT_WITH_PARENT_VARIABLE = "LSI_EXIT_WITH_PARENT"

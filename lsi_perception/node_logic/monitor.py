@@ -9,9 +9,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lsi_perception.ros.diagnostics import PipelineSnapshot, assess, diagnostic_values
-from lsi_perception.ros.health import Assessment, ErrorTracker, HealthEvidence, HealthMonitor, StatusLog
-from lsi_perception.ros.stats import LatencyWindow, RateMeter
+from lsi_perception.node_logic.diagnostics import PipelineSnapshot, assess, diagnostic_values
+from lsi_perception.node_logic.health import (
+    Assessment,
+    ErrorTracker,
+    HealthEvidence,
+    HealthMonitor,
+    StatusLog,
+)
+from lsi_perception.node_logic.stats import LatencyWindow, RateMeter
 
 STREAMS = ("rgb", "thermal")
 LATENCIES = ("inference", "node_overhead", "end_to_end")

@@ -1,4 +1,4 @@
-"""sensor_msgs/Image and CompressedImage <-> numpy, on plain fields (no rclpy): the cv_bridge fallback.
+"""sensor_msgs/Image and CompressedImage <-> numpy, on plain fields (no rclpy): the one image codec.
 
 * ``raw_to_array(encoding, height, width, step, is_bigendian, data)``: the image as the message stores it
   (what cv_bridge's ``imgmsg_to_cv2(msg, "passthrough")`` returns): row padding (``step``) removed,
@@ -9,7 +9,9 @@
   error, never an image the detector would quietly find nothing in.
 * ``decode_compressed(format, data)``: jpeg / png bytes -> array + the encoding it decodes to
   (16-bit png stays 16-bit, for thermal).
-* ``rgb8_fields(rgb)``: the fields of an rgb8 Image holding ``rgb`` (the overlay output).
+* ``message_to_array(msg)`` / ``decode_rgb_message`` / ``decode_thermal_message``: the same on a message
+  object (rclpy or rosbags: only its fields are read).
+* ``encoding_of`` / ``image_fields`` / ``compress_image``: numpy -> Image / CompressedImage fields.
 
 Every problem raises ``ImageDecodeError`` (a ValueError) naming the field at fault and the fix.
 """
@@ -184,19 +186,32 @@ def decode_compressed(fmt: str, data: bytes | bytearray | memoryview | np.ndarra
     raise ImageDecodeError(f"CompressedImage decoded to an unsupported layout {img.shape} {img.dtype}")
 
 
-def rgb8_fields(rgb: np.ndarray) -> dict:
-    """Fields of a sensor_msgs/Image (rgb8, no padding) holding the HxWx3 uint8 array ``rgb``."""
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an HxWx3 uint8 RGB array, got {rgb.shape} {rgb.dtype}")
-    h, w = rgb.shape[:2]
-    return {"encoding": "rgb8", "height": h, "width": w, "step": w * 3, "is_bigendian": 0,
-            "data": np.ascontiguousarray(rgb).tobytes()}
+def encoding_of(array: np.ndarray, rgb_order: str = "rgb") -> str:
+    """The ROS encoding describing a numpy image: uint8 HxWx3 -> rgb8 / bgr8 (``rgb_order``); HxW (or HxWx1)
+    uint8 / uint16 / float32 -> mono8 / mono16 / 32FC1. Any other layout is a ValueError."""
+    if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
+        if rgb_order not in ("rgb", "bgr"):
+            raise ValueError(f"rgb_order={rgb_order!r} must be 'rgb' or 'bgr'")
+        return "rgb8" if rgb_order == "rgb" else "bgr8"
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
+        for encoding in ("mono8", "mono16", "32FC1"):
+            if array.dtype == ENCODINGS[encoding][0]:
+                return encoding
+    raise ValueError(
+        f"cannot encode an image of shape {array.shape} and dtype {array.dtype}: expected uint8 HxWx3 "
+        "(color) or HxW uint8/uint16/float32 (thermal)"
+    )
 
 
-def array_to_raw_fields(array: np.ndarray, encoding: str, *, step: int | None = None,
-                        is_bigendian: bool = False) -> dict:
-    """Fields of a sensor_msgs/Image for ``array`` in ``encoding``, optionally with row padding and big-endian
-    pixels (what cameras may send; used by tests and the benchmark to build such messages)."""
+def image_fields(array: np.ndarray, encoding: str | None = None, *, step: int | None = None,
+                 is_bigendian: bool = False) -> dict:
+    """The fields of a sensor_msgs/Image (all but the header) holding ``array``: the inverse of
+    ``raw_to_array``. ``encoding`` defaults to ``encoding_of(array)``; ``step`` (row padding) and
+    ``is_bigendian`` let tests and benchmarks build what some cameras send. ``data`` is a uint8 array,
+    which rclpy messages and rosbags objects both take."""
+    encoding = encoding or encoding_of(array)
+    if encoding not in ENCODINGS:
+        raise ValueError(f"cannot encode as {encoding!r}; supported: {', '.join(ENCODINGS)}")
     dtype, channels = ENCODINGS[encoding]
     h, w = array.shape[:2]
     row_bytes = w * channels * dtype.itemsize
@@ -204,7 +219,56 @@ def array_to_raw_fields(array: np.ndarray, encoding: str, *, step: int | None = 
     if step < row_bytes:
         raise ValueError(f"step={step} < row size {row_bytes}")
     pixels = np.ascontiguousarray(array, dtype=dtype.newbyteorder(">" if is_bigendian else "<"))
-    rows = np.zeros((h, step), dtype=np.uint8)
-    rows[:, :row_bytes] = pixels.reshape(h, -1).view(np.uint8).reshape(h, row_bytes)
+    if step == row_bytes:
+        data = pixels.reshape(-1).view(np.uint8)
+    else:
+        rows = np.zeros((h, step), dtype=np.uint8)
+        rows[:, :row_bytes] = pixels.reshape(h, -1).view(np.uint8).reshape(h, row_bytes)
+        data = rows.reshape(-1)
     return {"encoding": encoding, "height": h, "width": w, "step": step, "is_bigendian": int(is_bigendian),
-            "data": rows.tobytes()}
+            "data": data}
+
+
+def compress_image(array: np.ndarray, rgb_order: str = "rgb", jpeg_quality: int = 90) -> tuple[str, np.ndarray]:
+    """(format, data) of a sensor_msgs/CompressedImage holding ``array``, in image_transport's format string
+    convention: 8-bit images as JPEG (``rgb8; jpeg compressed bgr8`` / ``mono8; jpeg compressed mono8``),
+    16-bit thermal as lossless PNG (``mono16; png compressed mono16``: JPEG would drop the radiometry)."""
+    encoding = encoding_of(array, rgb_order)
+    if encoding == "32FC1":
+        raise ValueError("float32 thermal images have no compressed transport; write them raw (--no-compress)")
+    pixels = cv2.cvtColor(array, cv2.COLOR_RGB2BGR) if encoding == "rgb8" else array
+    if encoding == "mono16":
+        ok, buf = cv2.imencode(".png", pixels)
+        fmt = "mono16; png compressed mono16"
+    else:
+        ok, buf = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+        fmt = f"{encoding}; jpeg compressed {'bgr8' if encoding in ('rgb8', 'bgr8') else 'mono8'}"
+    if not ok:
+        raise ValueError(f"OpenCV could not compress an image of shape {array.shape} ({encoding})")
+    return fmt, buf.reshape(-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Messages (any object with the fields of sensor_msgs/Image or CompressedImage: rclpy or rosbags)
+
+
+def message_to_array(msg) -> tuple[np.ndarray, str]:
+    """The pixels of an Image or CompressedImage message and the encoding they are in."""
+    if hasattr(msg, "format"):  # CompressedImage
+        return decode_compressed(msg.format, msg.data)
+    return raw_to_array(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data), msg.encoding
+
+
+def decode_rgb_message(msg, to_array=message_to_array) -> np.ndarray:
+    """HxWx3 uint8 RGB from an RGB camera message (``to_array``: message -> (array, encoding))."""
+    return as_rgb(*to_array(msg))
+
+
+def decode_thermal_message(msg, to_array=message_to_array) -> np.ndarray:
+    """HxW uint8 / uint16 / float32 from a thermal camera message; NaN / inf / constant is an error."""
+    return as_thermal(*to_array(msg))
+
+
+def thermal_as_rgb(thermal: np.ndarray) -> np.ndarray:
+    """A thermal image as gray HxWx3 uint8 (8 bits kept, 16 bits' high byte, float min-max scaled)."""
+    return as_rgb(thermal, encoding_of(thermal))

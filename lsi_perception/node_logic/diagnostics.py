@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from lsi_perception.ros.health import ERROR, OK, WARN, Assessment, HealthEvidence, HealthMonitor
+from lsi_perception.node_logic.health import ERROR, OK, WARN, Assessment, HealthEvidence, HealthMonitor
 
 __all__ = ["DIAGNOSTIC_KEYS", "ERROR", "OK", "STATUS_NAME", "WARN", "PipelineSnapshot", "assess",
-           "diagnostic_values", "summarize"]
+           "diagnostic_values", "pipeline_status"]
 STATUS_NAME = "pipeline"  # full name: "<node namespace/name>: pipeline", e.g. "lsi_detector: pipeline"
 
 DIAGNOSTIC_KEYS = (
@@ -104,7 +104,7 @@ def assess(s: PipelineSnapshot, monitor: HealthMonitor, now: float) -> Assessmen
                           s.missing_modality_policy, ev, now)
 
 
-def summarize(s: PipelineSnapshot, monitor: HealthMonitor | None = None, now: float = 0.0
+def pipeline_status(s: PipelineSnapshot, monitor: HealthMonitor | None = None, now: float = 0.0
               ) -> tuple[int, str, dict[str, str]]:
     """(level, message, key -> value) of the pipeline status."""
     a = assess(s, monitor or HealthMonitor(), now)

@@ -6,7 +6,8 @@ it may change while the node is active); ``config/lsi_detector.yaml`` mirrors th
 checks the two agree.
 
 Defaults are chosen so that ``ros2 run lsi_perception lsi_detector`` works with no arguments: the
-package's shipped model, ``device: auto``, the topics of DESIGN.md, sensor-data QoS.
+package's shipped model, ``device: auto``, the topics of ``pipeline.defaults``, sensor-data QoS. Defaults
+shared with the offline tools (pairing, homography, missing-modality policy) come from ``pipeline.defaults``.
 """
 from __future__ import annotations
 
@@ -17,18 +18,21 @@ from typing import Any
 
 from lsi_perception.backends import BACKENDS, ORT_PROVIDERS
 from lsi_perception.config import InferenceConfig
+from lsi_perception.device import PRECISIONS
+from lsi_perception.pipeline.defaults import (
+    IDENTITY_HOMOGRAPHY,
+    MISSING_MODALITY,
+    MISSING_MODALITY_POLICIES,
+    QUEUE_SIZE,
+    RGB_TOPIC,
+    SLOP_S,
+    THERMAL_TOPIC,
+)
 
-# Input topics, relative to the node's namespace. Choose the cameras' topics by remapping these names
-# (``--ros-args -r rgb/image_raw:=/cam/color/image_raw``, or the launch file's rgb_topic:= argument).
-RGB_TOPIC = "rgb/image_raw"
-THERMAL_TOPIC = "thermal/image_raw"
 # Former parameters, now remaps: a params file still setting them gets a warning naming the remap.
 REMOVED_TOPIC_PARAMETERS = {"rgb_topic": RGB_TOPIC, "thermal_topic": THERMAL_TOPIC}
 IMAGE_TRANSPORTS = ("raw", "compressed")
 DEVICES_HINT = "auto | cpu | cuda | cuda:N"
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-MISSING_MODALITY_POLICIES = ("wait", "blank")
-IDENTITY_HOMOGRAPHY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 CHECKPOINT_VALUE = -1.0  # score_threshold / nms_iou: keep what the checkpoint was tuned with
 
 
@@ -52,9 +56,9 @@ class NodeConfig:
     # ---- inputs (topics are chosen by remapping RGB_TOPIC / THERMAL_TOPIC, the ROS 2 idiom)
     image_transport: str = _param("raw", "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage on <topic>/compressed",
                                   choices=IMAGE_TRANSPORTS)
-    slop: float = _param(0.05, "Approximate-time sync: largest stamp difference (s) between paired RGB and thermal images",
+    slop: float = _param(SLOP_S, "Approximate-time sync: largest stamp difference (s) between paired RGB and thermal images",
                          lo=0.0, hi=10.0)
-    queue_size: int = _param(10, "Approximate-time sync: messages kept per topic while waiting for a partner", lo=1, hi=1000)
+    queue_size: int = _param(QUEUE_SIZE, "Approximate-time sync: messages kept per topic while waiting for a partner", lo=1, hi=1000)
     time_jump_threshold: float = _param(
         1.0, "Stamps going back by more than this (s) are a time jump (bag loop, /clock reset, simulator restart): "
         "the pairing is reset and detection resumes with the next pair; smaller steps back are dropped as out of order",
@@ -68,7 +72,7 @@ class NodeConfig:
                           "same preprocessing and NMS)", choices=BACKENDS)
     execution_provider: str = _param("auto", "onnxruntime execution provider: auto | cpu | cuda | tensorrt (auto = cuda on "
                                      "a CUDA device, else cpu); unused with backend torch", choices=ORT_PROVIDERS)
-    precision: str = _param("auto", "Inference precision: auto | fp32 | fp16 | bf16 (auto = fp16 on CUDA, fp32 on CPU)",
+    precision: str = _param("auto", "Inference precision: auto | fp32 | fp16 | bf16 (auto = bf16 on CUDA GPUs that support it, else fp16; fp32 on CPU)",
                             choices=PRECISIONS)
     input_height: int = _param(0, "Network input height in pixels; 0 = the checkpoint's preprocess.input_size", lo=0, hi=8192)
     input_width: int = _param(0, "Network input width in pixels; 0 = the checkpoint's preprocess.input_size", lo=0, hi=8192)
@@ -92,7 +96,7 @@ class NodeConfig:
     stale_timeout: float = _param(1.0, "Seconds without a message after which a stream counts as stale (diagnostics WARN)",
                                   lo=0.05, hi=3600.0)
     missing_modality: str = _param(
-        "wait",
+        MISSING_MODALITY,
         "When one stream is stale: wait = publish nothing until both are back; blank = keep detecting on the live "
         "stream with the missing modality blanked (diagnostics stay at WARN)",
         choices=MISSING_MODALITY_POLICIES,
@@ -124,10 +128,6 @@ class NodeConfig:
             raise ValueError(f"thermal_to_rgb_homography must be 9 finite numbers (row-major 3x3), got {list(h)}")
         if abs(_det3(h)) < 1e-12:
             raise ValueError("thermal_to_rgb_homography is singular (determinant 0); give an invertible 3x3 matrix")
-
-    @property
-    def homography_is_identity(self) -> bool:
-        return tuple(float(v) for v in self.thermal_to_rgb_homography) == IDENTITY_HOMOGRAPHY
 
     @property
     def input_size(self) -> tuple[int, int] | None:

@@ -15,7 +15,6 @@ reference, never a source of boxes. Without the shipped model the demo stops and
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import signal
@@ -28,14 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
-from lsi_perception.bag.convert import BoxArray, decode_image, detection_array_to_boxes, stamp_to_ns
 from lsi_perception.bag.from_dataset import FromDatasetConfig, dataset_to_bag
 from lsi_perception.bag.reader import BagReader
 from lsi_perception.bag.recorder import Arrival, BagRecorder, header_stamp_ns
 from lsi_perception.bag.typestore import DETECTION_2D_ARRAY, IMAGE, typestore
 from lsi_perception.dds import use_large_frames_profile
+from lsi_perception.demo.drawing import draw_outputs
+from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
+from lsi_perception.pipeline.detection_codec import BoxArray, read_detection_array
+from lsi_perception.pipeline.stamps import stamp_to_ns
 from lsi_perception.resources import default_checkpoint_path
-from lsi_perception.ros.node_config import RGB_TOPIC, THERMAL_TOPIC
 
 
 @dataclass
@@ -122,7 +123,7 @@ class _LatencyProbe:
                 self.rgb_wall[stamp] = arrival.wall_ns
                 return
             msg = typestore().deserialize_cdr(arrival.data, DETECTION_2D_ARRAY)
-            self.arrays[stamp] = detection_array_to_boxes(msg)
+            self.arrays[stamp] = read_detection_array(msg)
             self.array_walls.append(arrival.wall_ns)
             self.last_array_wall = time.monotonic()
             if stamp in self.rgb_wall:
@@ -243,21 +244,21 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _finish(cfg: DemoConfig, checkpoint: Path, input_bag: Path, det_bag: Path, probe: _LatencyProbe,
             pairs_in: int) -> DemoSummary:
-    from lsi_perception.bag.detect import evaluate_against_ground_truth, frames_index
+    from lsi_perception.bag.ground_truth import evaluate_against_ground_truth, frames_index
 
     out = Path(cfg.out_dir)
     with BagReader(input_bag) as reader:
         frames = frames_index(reader.custom_data)
-        ground_truth = {stamp_to_ns(m.msg.header.stamp): detection_array_to_boxes(m.msg)
+        ground_truth = {stamp_to_ns(m.msg.header.stamp): read_detection_array(m.msg)
                         for m in reader.messages(["/ground_truth"])}
     with BagReader(det_bag) as reader:  # what was recorded is what is scored and drawn
-        detections = {stamp_to_ns(m.msg.header.stamp): detection_array_to_boxes(m.msg)
+        detections = {stamp_to_ns(m.msg.header.stamp): read_detection_array(m.msg)
                       for m in reader.messages(["/detections"])}
     result = evaluate_against_ground_truth(ground_truth, detections, frames, (cfg.width, cfg.height))
     mr = result.to_json()
 
     gif, sheet = out / "detections.gif", out / "contact_sheet.png"
-    _draw_outputs(input_bag, detections, frames, gif, sheet, cfg)
+    draw_outputs(input_bag, detections, frames, gif, sheet, cfg)
     walls = sorted(probe.array_walls)
     span_s = (walls[-1] - walls[0]) / 1e9 if len(walls) > 1 else 0.0
     tod_counts = {tod: sum(1 for _, _, t in frames if t == tod) for tod in ("day", "night")}
@@ -274,60 +275,6 @@ def _finish(cfg: DemoConfig, checkpoint: Path, input_bag: Path, det_bag: Path, p
     )
     (out / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
     return summary
-
-
-def _side_by_side(rgb: np.ndarray, thermal: np.ndarray, dets: BoxArray | None, title: str) -> np.ndarray:
-    """RGB | thermal (as gray RGB), both with the node's boxes; a note when the node sent no array."""
-    from lsi_perception.ros.overlay import draw_overlay
-
-    th = thermal if thermal.dtype == np.uint8 else (255 * (thermal - thermal.min()) / max(1e-6, np.ptp(thermal))).astype(np.uint8)
-    th_rgb = np.repeat(th[..., None], 3, axis=2)
-    if dets is None:
-        boxes, scores, labels, note = np.zeros((0, 4)), np.zeros(0), [], f"{title} | no output (pair dropped)"
-    else:
-        boxes, scores, labels, note = dets.boxes, dets.scores, dets.labels, f"{title} | {len(dets)} detections"
-    left = draw_overlay(rgb, boxes, scores, labels, note=note)
-    right = draw_overlay(th_rgb, boxes, scores, labels, note="thermal")
-    return np.concatenate([left, right], axis=1)
-
-
-def _draw_outputs(input_bag: Path, detections: dict[int, BoxArray], frames: list[tuple[int, str, str]],
-                  gif: Path, sheet: Path, cfg: DemoConfig) -> None:
-    import cv2
-    from PIL import Image as PILImage
-
-    from lsi_perception.ros.sync import pair_offline
-
-    names = {stamp: (name, tod) for stamp, name, tod in frames}
-    with BagReader(input_bag) as reader:
-        rgb_topic, thermal_topic = FromDatasetConfig().rgb_topic, FromDatasetConfig().thermal_topic
-        streams = [[], []]
-        for m in reader.messages([rgb_topic, thermal_topic]):
-            streams[0 if m.topic == rgb_topic else 1].append((stamp_to_ns(m.msg.header.stamp), m.msg))
-    pairs = pair_offline(streams, queue_size=10, slop_ns=50_000_000)
-    panels = []
-    for rgb_msg, thermal_msg in pairs:
-        stamp = stamp_to_ns(rgb_msg.header.stamp)
-        name, tod = names.get(stamp, (str(stamp), ""))
-        panels.append(_side_by_side(decode_image(rgb_msg, want="rgb"), decode_image(thermal_msg, want="thermal"),
-                                    detections.get(stamp), f"{tod} {name}"))
-    if not panels:
-        raise RuntimeError(f"no RGB/thermal pairs in {input_bag}: nothing to draw")
-    scale = min(1.0, cfg.gif_max_width / panels[0].shape[1])
-    small = [cv2.resize(p, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else p for p in panels]
-    images = [PILImage.fromarray(p) for p in small]
-    images[0].save(gif, save_all=True, append_images=images[1:], duration=round(cfg.gif_frame_s * 1000), loop=0)
-
-    count = min(cfg.contact_sheet_frames, len(small))
-    picks = np.linspace(0, len(small) - 1, count).round().astype(int)
-    cols = 2
-    rows = math.ceil(count / cols)
-    h, w = small[0].shape[:2]
-    grid = np.full((rows * h, cols * w, 3), 255, np.uint8)
-    for k, i in enumerate(picks):
-        r, c = divmod(k, cols)
-        grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = small[i]
-    cv2.imwrite(str(sheet), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ The exported graph maps normalized inputs to per-location candidates:
 
 NMS stays outside the graph: ONNX NonMaxSuppression is not class-wise in the way torchvision's is, its
 support differs between runtimes (TensorRT, OpenVINO), and thresholds should stay runtime-tunable.
-Apply ``lsi_perception.model.decode.select_detections`` (threshold, top-k, class-wise NMS) or the
+Apply ``lsi_perception.model.postprocess.select_detections`` (threshold, top-k, class-wise NMS) or the
 runtime's own NMS to the outputs. Batch, height and width are dynamic axes. The checkpoint metadata
 (preprocessing, class names, thresholds) is copied into the ONNX model's metadata_props under
 ``lsi_perception.meta`` so a runtime needs only the .onnx file.
@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from lsi_perception.checkpoint import META_KEY, CheckpointMeta, build_model_from_checkpoint
-from lsi_perception.model.decode import dense_predictions, select_detections
+from lsi_perception.config import DEFAULT_INPUT_SIZE
+from lsi_perception.model.postprocess import dense_predictions, select_detections
 
 DEFAULT_OPSET = 17
 INPUT_NAMES = ("rgb", "thermal")
@@ -54,7 +55,7 @@ class DenseDetector(nn.Module):
 def export_size(meta: CheckpointMeta, height: int | None = None, width: int | None = None) -> tuple[int, int]:
     """Trace size: the given height/width, else the checkpoint's input size padded as the Detector pads it
     (e.g. 192x240 -> 192x256); must be multiples of 32."""
-    h, w = meta.preprocess.input_size or (512, 640)
+    h, w = meta.preprocess.input_size or DEFAULT_INPUT_SIZE
     h, w = -(-h // 32) * 32, -(-w // 32) * 32
     h, w = height or h, width or w
     if h % 32 or w % 32:
