@@ -92,3 +92,12 @@ def rclpy_available() -> bool:
 @pytest.fixture(scope="session")
 def python_exe() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="module")
+def ros_module():
+    """One rclpy context for a whole test module (``pytest.mark.usefixtures("ros_module")``)."""
+    from lsi_perception.ros.harness import ros_context
+
+    with ros_context():
+        yield

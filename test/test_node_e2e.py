@@ -15,12 +15,12 @@ from lsi_perception.ros.harness import (  # noqa: E402
     DetectorClient,
     compressed_msg,
     image_msg,
-    ros_context,
+    node_parameters,
     running_detector,
 )
 from lsi_perception.testing import synthetic_pair  # noqa: E402
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.usefixtures("ros_module")]
 MS = 1_000_000
 H, W = 128, 160
 
@@ -28,16 +28,6 @@ H, W = 128, 160
 @pytest.fixture(scope="module")
 def detector(random_checkpoint):
     return Detector.from_checkpoint(random_checkpoint, device="cpu")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ros():
-    with ros_context():
-        yield
-
-
-def params(random_checkpoint, **extra):
-    return {"checkpoint": str(random_checkpoint), "device": "cpu", "warmup_iterations": 1, "slop": 0.025, **extra}
 
 
 def assert_same_detections(msg, expected, atol=1e-2):
@@ -51,7 +41,7 @@ def assert_same_detections(msg, expected, atol=1e-2):
 def test_one_detection_array_per_matched_pair_with_rgb_stamp(random_checkpoint, detector):
     rng = random.Random(0)
     images = [synthetic_pair(H, W, seed=i) for i in range(30)]
-    with running_detector(params(random_checkpoint), namespace="/e2e") as (_, client):
+    with running_detector(node_parameters(random_checkpoint, warmup_iterations=1), namespace="/e2e") as (_, client):
         sent = []
         for i, (rgb, thermal) in enumerate(images):
             base = (1_000 + i * 100) * MS
@@ -74,7 +64,7 @@ def test_one_detection_array_per_matched_pair_with_rgb_stamp(random_checkpoint, 
 
 def test_onnxruntime_backend_publishes_the_torch_detections(random_checkpoint, detector):
     images = [synthetic_pair(H, W, seed=60 + i, thermal_dtype=np.uint16) for i in range(3)]
-    with running_detector(params(random_checkpoint, backend="onnxruntime", execution_provider="cpu"),
+    with running_detector(node_parameters(random_checkpoint, warmup_iterations=1, backend="onnxruntime", execution_provider="cpu"),
                           namespace="/ort") as (node, client):
         assert node.detector.backend.name == "onnxruntime"
         for i, (rgb, thermal) in enumerate(images):
@@ -91,7 +81,7 @@ def test_onnxruntime_backend_publishes_the_torch_detections(random_checkpoint, d
 
 def test_compressed_input(random_checkpoint, detector):
     rgb, thermal16 = synthetic_pair(H, W, seed=40, thermal_dtype=np.uint16)
-    with running_detector(params(random_checkpoint, image_transport="compressed"), namespace="/comp", compressed=True) as (_, client):
+    with running_detector(node_parameters(random_checkpoint, warmup_iterations=1, image_transport="compressed"), namespace="/comp", compressed=True) as (_, client):
         client.publish_pair(compressed_msg(rgb, "png", 5 * MS), compressed_msg(thermal16, "png", 5 * MS), 5 * MS)
         msg = client.wait_for_detections(1, timeout=30)[0]
         client.publish_pair(compressed_msg(rgb, "jpeg", 6 * MS), compressed_msg(thermal16, "png", 6 * MS), 6 * MS)
@@ -102,7 +92,7 @@ def test_compressed_input(random_checkpoint, detector):
 @pytest.mark.parametrize("dtype", [np.uint16, np.float32])
 def test_16bit_and_radiometric_thermal(random_checkpoint, detector, dtype):
     rgb, thermal = synthetic_pair(H, W, seed=41, thermal_dtype=dtype)
-    with running_detector(params(random_checkpoint), namespace=f"/t{np.dtype(dtype).itemsize}") as (_, client):
+    with running_detector(node_parameters(random_checkpoint, warmup_iterations=1), namespace=f"/t{np.dtype(dtype).itemsize}") as (_, client):
         client.publish_pair(image_msg(np.ascontiguousarray(rgb[:, :, ::-1]), "bgr8", 7 * MS),
                             image_msg(thermal, "mono16" if dtype == np.uint16 else "32FC1", 7 * MS,
                                       step=W * np.dtype(dtype).itemsize + 8, big_endian=True), 7 * MS)
@@ -116,7 +106,7 @@ def test_homography_warped_thermal_of_another_size(random_checkpoint, detector):
     rgb, thermal = synthetic_pair(H, W, seed=42)
     small = cv2.resize(thermal, (W // 2, H // 2), interpolation=cv2.INTER_AREA)
     homography = [2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0]
-    with running_detector(params(random_checkpoint, thermal_to_rgb_homography=homography), namespace="/homog") as (_, client):
+    with running_detector(node_parameters(random_checkpoint, warmup_iterations=1, thermal_to_rgb_homography=homography), namespace="/homog") as (_, client):
         client.publish_pair(rgb, small, 8 * MS)
         msg = client.wait_for_detections(1, timeout=30)[0]
     warped = cv2.warpPerspective(small, np.array(homography).reshape(3, 3), (W, H), flags=cv2.INTER_LINEAR)
@@ -124,7 +114,7 @@ def test_homography_warped_thermal_of_another_size(random_checkpoint, detector):
 
 
 def test_label_info_is_latched(random_checkpoint):
-    with running_detector(params(random_checkpoint), namespace="/labels") as (_, client):
+    with running_detector(node_parameters(random_checkpoint, warmup_iterations=1), namespace="/labels") as (_, client):
         late = DetectorClient("late_joiner", namespace="/labels")
         executor = rclpy.executors.SingleThreadedExecutor()
         executor.add_node(late)

@@ -15,24 +15,17 @@ from rclpy.parameter import Parameter  # noqa: E402
 from lsi_perception.node_logic.diagnostics import ERROR, OK, WARN  # noqa: E402
 from lsi_perception.node_logic.health import MAX_CONSECUTIVE_FAILURES  # noqa: E402
 from lsi_perception.pipeline.stamps import stamp_to_ns  # noqa: E402
-from lsi_perception.ros.harness import ros_context, running_detector, wait_for  # noqa: E402
+from lsi_perception.ros.harness import node_parameters, running_detector, wait_for  # noqa: E402
 from lsi_perception.testing import synthetic_pair  # noqa: E402
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.usefixtures("ros_module")]
 MS = 1_000_000
 S = 1_000_000_000
 H, W = 128, 160
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ros():
-    with ros_context():
-        yield
-
-
 def params(random_checkpoint, **extra):
-    return {"checkpoint": str(random_checkpoint), "device": "cpu", "warmup_iterations": 0, "slop": 0.025,
-            "diagnostics_period": 0.1, "stale_timeout": 0.5, **extra}
+    return node_parameters(random_checkpoint, **{"diagnostics_period": 0.1, "stale_timeout": 0.5, **extra})
 
 
 def values_of(status) -> dict[str, str]:

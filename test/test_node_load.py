@@ -13,25 +13,19 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
-from lsi_perception.ros.harness import image_msg, ros_context, running_detector  # noqa: E402
+from lsi_perception.ros.harness import image_msg, node_parameters, running_detector  # noqa: E402
 from lsi_perception.testing import synthetic_pair  # noqa: E402
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.usefixtures("ros_module")]
 MS = 1_000_000
 H, W = 128, 160
 LOAD_SECONDS = 8.0
 RATE_MULTIPLIER = 2.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ros():
-    with ros_context():
-        yield
-
-
 def test_twice_the_node_rate_drops_are_counted_and_latency_stays_bounded(random_checkpoint):
     pairs = [synthetic_pair(H, W, seed=i) for i in range(4)]
-    params = {"checkpoint": str(random_checkpoint), "device": "cpu", "warmup_iterations": 1, "slop": 0.025}
+    params = node_parameters(random_checkpoint, warmup_iterations=1)
     with running_detector(params, namespace="/load", overlay=False) as (node, client):
         stamp = 0
 

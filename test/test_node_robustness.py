@@ -13,22 +13,12 @@ from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from lsi_perception.node_logic.diagnostics import DIAGNOSTIC_KEYS, WARN  # noqa: E402
-from lsi_perception.ros.harness import image_msg, ns_to_time, ros_context, running_detector, wait_for  # noqa: E402
+from lsi_perception.ros.harness import image_msg, node_parameters, ns_to_time, running_detector, wait_for  # noqa: E402
 from lsi_perception.testing import synthetic_pair  # noqa: E402
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.usefixtures("ros_module")]
 MS = 1_000_000
 H, W = 128, 160
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ros():
-    with ros_context():
-        yield
-
-
-def params(random_checkpoint, **extra):
-    return {"checkpoint": str(random_checkpoint), "device": "cpu", "warmup_iterations": 0, "slop": 0.025, **extra}
 
 
 def bad_rgb_messages(rgb):
@@ -39,7 +29,7 @@ def bad_rgb_messages(rgb):
 
 def test_bad_inputs_are_counted_and_the_next_good_pair_is_processed(random_checkpoint, capfd):
     rgb, thermal = synthetic_pair(H, W, seed=1)
-    with running_detector(params(random_checkpoint), namespace="/bad") as (node, client):
+    with running_detector(node_parameters(random_checkpoint), namespace="/bad") as (node, client):
         stamp = 10 * MS
         expected_outputs = 0
         for n_bad, (kind, bad) in enumerate(bad_rgb_messages(rgb), start=1):
@@ -71,7 +61,7 @@ def test_corrupt_compressed_image(random_checkpoint, capfd):
 
     rgb, thermal = synthetic_pair(H, W, seed=2)
     png = lambda a: cv2.imencode(".png", a)[1].tobytes()  # noqa: E731
-    with running_detector(params(random_checkpoint, image_transport="compressed"), namespace="/badc", compressed=True) as (node, client):
+    with running_detector(node_parameters(random_checkpoint, image_transport="compressed"), namespace="/badc", compressed=True) as (node, client):
         corrupt = CompressedImage(header=image_msg(rgb, "rgb8", 5 * MS).header, format="jpeg", data=b"\xff\xd8garbage")
         good_th = CompressedImage(header=corrupt.header, format="png", data=png(thermal))
         client.publish_pair(corrupt, good_th, 5 * MS)
@@ -97,7 +87,7 @@ def _set_parameters(client, node_fqn: str, params: list[Parameter]):
 
 def test_runtime_parameter_change_takes_effect_and_invalid_is_rejected(random_checkpoint):
     rgb, thermal = synthetic_pair(H, W, seed=3)
-    with running_detector(params(random_checkpoint), namespace="/params") as (node, client):
+    with running_detector(node_parameters(random_checkpoint), namespace="/params") as (node, client):
         client.publish_pair(rgb, thermal, 10 * MS)
         before = client.wait_for_detections(1, timeout=30)[0]
         assert len(before.detections) > 0
@@ -121,7 +111,7 @@ def test_runtime_parameter_change_takes_effect_and_invalid_is_rejected(random_ch
 
 def test_diagnostics_keys_and_stale_stream_warn(random_checkpoint):
     rgb, thermal = synthetic_pair(H, W, seed=4)
-    p = params(random_checkpoint, stale_timeout=0.4, diagnostics_period=0.2, missing_modality="blank")
+    p = node_parameters(random_checkpoint, stale_timeout=0.4, diagnostics_period=0.2, missing_modality="blank")
     with running_detector(p, namespace="/diag") as (node, client):
         for i in range(3):
             client.publish_pair(rgb, thermal, (i + 1) * 100 * MS)

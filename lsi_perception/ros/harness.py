@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -125,6 +126,13 @@ class DetectorClient(Node):
         """The DiagnosticStatus entries published by ``node_name`` so far."""
         with self._cond:
             return [s for arr in self.diagnostics for s in arr.status if s.name.startswith(f"{node_name}:")]
+
+
+def node_parameters(checkpoint: str | Path, warmup_iterations: int = 0, **extra: Any) -> dict[str, Any]:
+    """Parameters for a CPU ``lsi_detector`` in tests: ``checkpoint``, no warm-up unless asked, a 25 ms slop
+    (the harness's stamps are exact), plus ``extra``."""
+    return {"checkpoint": str(checkpoint), "device": "cpu", "warmup_iterations": warmup_iterations,
+            "slop": 0.025, **extra}
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
