@@ -72,9 +72,14 @@ def main(args: list[str] | None = None) -> int:
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     node = None
+    executor = None
     status = 0
     try:
         rclpy.init(args=args)
+        # The executor exists before the node's slow start-up: a stop signal arriving then finds it whole
+        # (rclpy's signal thread wakes every executor; one half-built by an interrupted constructor crashed
+        # Jazzy with SIGSEGV once in CI).
+        executor = SingleThreadedExecutor()
         from lsi_perception.ros.node import LsiDetectorNode
 
         node = LsiDetectorNode()
@@ -82,7 +87,6 @@ def main(args: list[str] | None = None) -> int:
         if node.config.autostart and not _autostart(node):
             # A signal during configure/activate fails the transition: that is a requested stop, not an error.
             return 0 if _signals_received else 1
-        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException, _Terminate):
@@ -92,6 +96,8 @@ def main(args: list[str] | None = None) -> int:
         status = 2
     finally:
         _ignore_stop_signals()
+        if executor is not None:
+            executor.shutdown()  # before the node and the context go: nothing waits on them any more
         if node is not None:
             node.stop()
             node.destroy_node()
