@@ -105,11 +105,7 @@ def val_annotations_path(cfg: DataConfig) -> Path | None:
     always the case for videos held out of the training list)."""
     if cfg.holdout_videos > 0:
         return None
-    root = cfg.val_root_path
-    if cfg.val_annotations is not None:
-        return _resolve(root, cfg.val_annotations)
-    default = root / "annotations" / f"{Path(cfg.val_list).stem}.json"
-    return default if default.is_file() else None
+    return _annotations_json(cfg.val_root_path, cfg.val_annotations, cfg.val_list)
 
 
 def test_annotations_path(cfg: DataConfig) -> Path | None:
@@ -118,9 +114,14 @@ def test_annotations_path(cfg: DataConfig) -> Path | None:
     occlusion levels and heights), else None (built from the dataset's labels)."""
     if cfg.test_list is None:
         return None
-    if cfg.test_annotations is not None:
-        return _resolve(Path(cfg.root), cfg.test_annotations)
-    default = Path(cfg.root) / "annotations" / f"{Path(cfg.test_list).stem}.json"
+    return _annotations_json(Path(cfg.root), cfg.test_annotations, cfg.test_list)
+
+
+def _annotations_json(root: Path, explicit: str | None, image_list: str) -> Path | None:
+    """``explicit`` (looked up in ``root`` too), else ``<root>/annotations/<image list stem>.json`` if it exists."""
+    if explicit is not None:
+        return _resolve(root, explicit)
+    default = root / "annotations" / f"{Path(image_list).stem}.json"
     return default if default.is_file() else None
 
 
