@@ -23,6 +23,7 @@ VENV=${LSI_VENV:-$DEFAULT_VENV}
 PYTHON=${PYTHON:-python3}
 STAMP=$VENV/.lsi-setup-stamp
 SHARE_ITEMS=(package.xml launch config models rviz fallback_interfaces)
+NEEDED_MB=6400  # a new venv: 6.2 GB installed (README, setup figures) plus pip's working room
 
 msgs_hash() {
   cat "$ROOT"/fallback_interfaces/vision_msgs/CMakeLists.txt "$ROOT"/fallback_interfaces/vision_msgs/package.xml \
@@ -57,6 +58,15 @@ command -v cmake >/dev/null || { log "cmake not found: install it (apt-get insta
 command -v cc >/dev/null || { log "no C compiler found: install one (apt-get install build-essential) and rerun"; exit 1; }
 
 if [[ ! -x $VENV/bin/python ]]; then
+  # torch's CUDA build from PyPI (the one that imports with torchvision on CPU and GPU) makes a new venv
+  # about 6.2 GB. Say so before pip runs, so that a "No space left on device" half-way has its explanation.
+  mkdir -p "$(dirname "$VENV")"
+  FREE_MB=$(df -Pm "$(dirname "$VENV")" | awk 'NR == 2 {print $4}')
+  if [[ -n $FREE_MB ]] && (( FREE_MB < NEEDED_MB )); then
+    log "WARNING: only $FREE_MB MB free where $VENV goes; a new environment needs about $NEEDED_MB MB." \
+        "If pip stops with 'No space left on device': free some space (an old .venv or .venv-jazzy, pip's" \
+        "cache: pip cache purge) or set LSI_VENV to a folder on a bigger disk, then rerun"
+  fi
   log "creating venv at $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
