@@ -112,3 +112,21 @@ def test_kaist_reference_figures_through_the_command(kaist_data_dir, capsys):
         want = [round(reference[f"{name}.txt"][f"{s.reference_label}/{t}"], 2) for s in SETTINGS for t in TIMES]
         assert got == want, name
     assert np.isfinite([v for m in payload.values() for s in m.values() for v in s.values()]).all()
+
+
+def test_breakdown_joins_the_table_and_the_json(files, capsys):
+    ann, good, weak = files
+    rc = main(["eval", "--annotations", str(ann), "--results", str(good), str(weak), "--json", "-", "--breakdown", "0.5"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    breakdown = json.loads(out)["breakdown"]
+    assert breakdown["good_method"]["ground_truth"]["all"]["all"]["found"] == 6
+    assert breakdown["good_method"]["detections"]["all"]["background"] == 1
+    assert breakdown["weak_method"]["ground_truth"]["all"]["all"]["missed"] == 6  # its hits score 0.4 < 0.5
+    assert "good_method: Reasonable pedestrians" in err and "crowded" not in err  # one pedestrian an image
+
+
+def test_breakdown_threshold_outside_0_1_is_refused(files, capsys):
+    ann, good, _ = files
+    assert main(["eval", "--annotations", str(ann), "--results", str(good), "--breakdown", "55"]) == 2
+    assert "--breakdown 55" in capsys.readouterr().err

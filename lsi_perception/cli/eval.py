@@ -39,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--caltech-height-filter", action="store_true",
                         help="ignore unmatched detections more than 1.25x outside a setting's height range "
                         "(Caltech toolbox); off by default, as in the KAIST reference evaluator")
+    parser.add_argument("--breakdown", type=float, metavar="SCORE",
+                        help="also say where the errors come from for detections scoring >= SCORE (the operating "
+                        "point, e.g. the model's score_threshold): pedestrians found / loosely boxed (IoU 0.3-0.5) "
+                        "/ missed, detections true / duplicate / loose / on people out of scope / on background, "
+                        "and the median box-size bias, by time of day and for isolated vs crowded pedestrians "
+                        "(Reasonable setting; lsi_perception/eval/breakdown.py)")
     parser.set_defaults(func=run)
 
 
@@ -62,22 +68,33 @@ def run(args: argparse.Namespace) -> int:
         load_annotations,
         load_results,
     )
+    from lsi_perception.eval.breakdown import error_breakdown, format_breakdown
     from lsi_perception.eval.report import format_table
 
+    if args.breakdown is not None and not 0.0 <= args.breakdown <= 1.0:
+        raise ValueError(f"--breakdown {args.breakdown}: a score threshold in [0, 1], e.g. the model's 0.55")
     names = result_names(args.results)
     protocol = get_protocol(args.protocol)
     ann = load_annotations(args.annotations)
     expansion = CALTECH_DETECTION_HEIGHT_EXPANSION if args.caltech_height_filter else None
+    detections = {name: load_results(path, ann) for name, path in zip(names, args.results)}
     results = {
-        name: evaluate(ann, load_results(path, ann), detection_height_expansion=expansion, protocol=protocol)
-        for name, path in zip(names, args.results)
+        name: evaluate(ann, dets, detection_height_expansion=expansion, protocol=protocol)
+        for name, dets in detections.items()
+    }
+    breakdowns = {} if args.breakdown is None else {
+        name: error_breakdown(ann, dets, args.breakdown) for name, dets in detections.items()
     }
 
     table_stream = sys.stderr if args.json == "-" else sys.stdout
     print(format_table(results), file=table_stream)
+    for name, breakdown in breakdowns.items():
+        print("\n" + format_breakdown(name, breakdown), file=table_stream)
     if args.json:
         document = {"protocol": protocol.name, "protocol_rule": protocol.rule,
                     "results": {name: result.to_json() for name, result in results.items()}}
+        if breakdowns:
+            document["breakdown"] = {name: b.to_json() for name, b in breakdowns.items()}
         payload = json.dumps(document, indent=2)
         if args.json == "-":
             print(payload)
