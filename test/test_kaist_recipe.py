@@ -4,6 +4,7 @@ held-out videos, paired labels, EMA."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,7 @@ import yaml
 from safetensors.torch import save_file
 
 from lsi_perception.checkpoint import load_checkpoint
+from lsi_perception.cli import main as cli_main
 from lsi_perception.config import ModelConfig, ThermalPolicy
 from lsi_perception.data import KaistDataset
 from lsi_perception.data.coverage import check_coverage, label_coverage
@@ -140,6 +142,15 @@ def test_recipe_runs_end_to_end(kaist: Path, imagenet_b0: Path, tmp_path: Path, 
     # The test set is scored once, with best.safetensors, into test_metrics.json.
     report = json.loads((run / "test_metrics.json").read_text())
     assert report["images"] == 6 and 0.0 <= report["mr_reasonable_all"] <= 100.0
+    # Its detections are kept as a benchmark results file, and the recorded command re-scores them.
+    assert Path(report["results_file"]) == run / "test_results.txt"
+    command = shlex.split(report["rescore_command"])
+    assert command[0] == "lsi" and command[-2:] == ["--breakdown", f"{meta.inference.score_threshold:g}"]
+    capsys.readouterr()
+    assert cli_main([*command[1:], "--json", "-"]) == 0
+    rescored = json.loads(capsys.readouterr().out)
+    assert rescored["results"]["test_results"]["reasonable"]["all"] == pytest.approx(report["mr_reasonable_all"], abs=1e-6)
+    assert rescored["breakdown"]["test_results"]["ground_truth"]["all"]["all"]["count"] > 0
     # EMA: the checkpoints hold the average; the train state holds the network's own weights.
     state = torch.load(run / STATE_FILE, weights_only=True)
     assert state["ema"]["updates"] == 2

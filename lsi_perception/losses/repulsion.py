@@ -1,7 +1,9 @@
 """Repulsion loss (Wang et al., "Repulsion Loss: Detecting Pedestrians in a Crowd", CVPR 2018).
 
 RepGT pushes each predicted box away from the ground truth it is *not* assigned to (the one it overlaps
-most), measured by IoG = intersection / area(GT) so that shrinking the box cannot cheat the term.
+most), measured by IoG = intersection / area(GT) so that growing the box cannot cheat the term (it
+would with IoU). Shrinking does lower IoG, and where two ground truths overlap RepGT is not zero at the
+exact box: in crowds the term biases boxes to be small (measured in models/README.md).
 RepBox pushes apart predicted boxes assigned to different objects, so NMS does not merge neighbours.
 Both use smooth-ln, which is -ln(1 - x) up to ``sigma`` and linear beyond (bounded gradient near x = 1);
 the paper's values are sigma = 0.9 for RepGT and 0 (= plain IoU) for RepBox.

@@ -278,6 +278,13 @@ def validate_model(net: LSIDetectorNet, loader: Iterable, annotations, inference
     ``protocol``: the evaluator's protocol ("strict" or "reference"); the result names it.
     """
     detections = predict_loader(net, loader, inference, device, amp, blank)
+    return score_detections(annotations, detections, protocol, reasonable_min_height)
+
+
+def score_detections(annotations, detections: Mapping[str, np.ndarray], protocol: str = VALIDATION_PROTOCOL,
+                     reasonable_min_height: float = 55.0) -> EvalResult:
+    """``predict_loader``'s detections scored with the KAIST evaluator: every setting at KAIST's 55 px
+    floor, or only Reasonable with ``reasonable_min_height`` as its floor (smaller images)."""
     settings = SETTINGS if reasonable_min_height == 55.0 else (reasonable_setting(reasonable_min_height),)
     return evaluate_detections(annotations, detections, settings=settings, protocol=protocol)
 

@@ -1,6 +1,8 @@
 """The final report on the test set (``data.test_list``): scored once, after training, with
-``best.safetensors`` (chosen on validation), never used to pick anything. Writes ``test_metrics.json``
-into the run folder: Reasonable MR all / day / night plus the checkpoint's step and validation MR.
+``best.safetensors`` (chosen on validation), never used to pick anything. Writes into the run folder
+``test_metrics.json`` (Reasonable MR all / day / night, the checkpoint's step and validation MR, and the
+``lsi eval`` command that re-scores and diagnoses the detections) and ``test_results.txt`` (the
+detections in the benchmark's txt format).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from torch.utils.data import DataLoader
 from lsi_perception.checkpoint import build_model_from_checkpoint
 from lsi_perception.config import InferenceConfig
 from lsi_perception.data.transforms import build_eval_transforms
-from lsi_perception.eval import load_annotations
+from lsi_perception.eval import load_annotations, write_results_txt
 from lsi_perception.train.config import TrainConfig
 from lsi_perception.train.data import (
     _Collate,
@@ -22,15 +24,22 @@ from lsi_perception.train.data import (
     restrict_annotations,
     test_annotations_path,
 )
-from lsi_perception.train.engine import AmpSettings, reasonable_mr_metrics, validate_model
+from lsi_perception.train.engine import (
+    VALIDATION_PROTOCOL,
+    AmpSettings,
+    predict_loader,
+    reasonable_mr_metrics,
+    score_detections,
+)
 
 REPORT_FILE = "test_metrics.json"
+RESULTS_FILE = "test_results.txt"
 
 
 def final_test_report(cfg: TrainConfig, checkpoint: Path, device: torch.device, amp: AmpSettings,
                     inference: InferenceConfig) -> dict[str, Any]:
     """Score ``checkpoint`` on ``data.test_list`` (with the checkpoint's own preprocessing) and write
-    ``<checkpoint folder>/test_metrics.json``; returns what it wrote."""
+    ``<checkpoint folder>/test_metrics.json`` and ``test_results.txt``; returns the report."""
     from lsi_perception.train.data import build_dataset
 
     net, meta = build_model_from_checkpoint(checkpoint)
@@ -44,11 +53,19 @@ def final_test_report(cfg: TrainConfig, checkpoint: Path, device: torch.device, 
         annotations = annotations_from_dataset(dataset)
     loader = DataLoader(dataset, batch_size=cfg.runtime.batch_size, shuffle=False,
                         num_workers=cfg.runtime.workers, collate_fn=_Collate(meta.preprocess))
-    result = validate_model(net.to(device), loader, annotations, inference, device, amp)
+    detections = predict_loader(net.to(device), loader, inference, device, amp)
+    result = score_detections(annotations, detections, VALIDATION_PROTOCOL)
+    results_path = write_results_txt(checkpoint.parent / RESULTS_FILE, annotations, detections)
     report = {
         "test_list": cfg.data.test_list, "images": len(dataset), "checkpoint": str(checkpoint),
         "checkpoint_step": meta.provenance.get("step"), "validation": meta.provenance.get("metrics", {}),
         **reasonable_mr_metrics(result),
+        "protocol": VALIDATION_PROTOCOL,
+        "results_file": str(results_path),
     }
+    if ann_path is not None:  # the same figures, plus where the errors come from, at the model's operating point
+        report["rescore_command"] = (
+            f"lsi eval --annotations {ann_path} --results {results_path} --protocol {VALIDATION_PROTOCOL} "
+            f"--breakdown {meta.inference.score_threshold:g}")
     (checkpoint.parent / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
     return report
