@@ -33,7 +33,7 @@ lint: setup  ## ruff
 bench: setup  ## benchmarks: model latency/memory, train step, node overhead (writes bench_out/)
 	$(PY) -m lsi_perception.cli bench all --out bench_out
 
-model: setup  ## retrain the shipped demo model (2 CPU cores, ~37 min) and export it to models/ (fp16)
+model: setup  ## retrain the shipped demo model (2 CPU cores, ~38 min) and export it to models/ (fp16)
 	$(PY) -m lsi_perception.cli train --config config/train_synthetic.yaml
 	$(PY) -m lsi_perception.cli train --export-shipped runs/synthetic_b0/best.safetensors
 

@@ -29,7 +29,9 @@ class LossConfig:
     alpha: float = 1.0  # score-map loss
     beta: float = 2.0  # box IoU loss (GIoU by default) on positive locations
     gamma: float = 1.0  # IoU-map loss: BCE of the predicted IoU against the actual IoU of the predicted box
-    repulsion_weight: float = 1.0  # the whole repulsion term; 0 disables it (and skips its compute)
+    repulsion_weight: float = 1.0  # the whole repulsion term; 0 disables it (and skips its compute). Where
+    #                                ground truths overlap it biases boxes small (models/README.md; check
+    #                                with lsi eval --breakdown): off in config/train_synthetic.yaml
     delta: float = 0.1  # LSI regularizer (lsi_combine); 0 disables it in the trainer
 
     # --- score map
