@@ -32,6 +32,7 @@ from lsi_perception.dds import (  # noqa: E402
 pytestmark = pytest.mark.ros
 PROCS = Path(__file__).resolve().parent / "procs"
 PAIRS, RATE_HZ = 100, 10.0
+DISCOVERY_GRACE_S = 20.0  # after its first diagnostics, how long the probe may take to see the node in the graph
 
 
 def _default_dds_env() -> dict[str, str]:
@@ -135,7 +136,14 @@ def test_camera_frames_reach_the_node_across_processes(random_checkpoint, tmp_pa
     probe = Probe(namespace, env)
     try:
         probe.wait_for(lambda e: e["event"] == "diagnostics" and e["values"]["state"] == "active", timeout=180)
-        assert probe.discovered, "the default-configured probe got diagnostics but never saw the node in the graph"
+        # The graph (node names) and topic matching are discovered separately, and the probe polls the graph
+        # every 0.2 s: under load the first diagnostics can arrive before the node's name does.
+        if not probe.discovered:
+            try:
+                probe.wait_for(lambda e: e["event"] == "discovered", timeout=DISCOVERY_GRACE_S)
+            except AssertionError as exc:
+                raise AssertionError("the default-configured probe got diagnostics but never saw the node in the "
+                                     f"graph within {DISCOVERY_GRACE_S} s") from exc
 
         camera_env = {**env, profile_variable(ros_distro()): str(package_profile_path())}
         camera = subprocess.run([sys.executable, str(PROCS / "camera_pair_publisher.py"), "--namespace", namespace,
