@@ -43,12 +43,14 @@ class MatchResult:
     """Per-detection outcome for one setting: a counted detection is a true positive or a false positive.
 
     Attributes (K detections, M ground truths): true_positive [K] bool; ignored [K] bool (on an ignore
-    region, or an unmatched detection out of the height range); gt_ignored [M] bool.
+    region, or an unmatched detection out of the height range); gt_ignored [M] bool; matched_gt [K] int64
+    the ground truth each detection matched (-1: none).
     """
 
     true_positive: np.ndarray
     ignored: np.ndarray
     gt_ignored: np.ndarray
+    matched_gt: np.ndarray
 
 
 def overlap_pairs(dets: DetectionTable, ann: KaistAnnotations) -> OverlapPairs:
@@ -95,7 +97,7 @@ def match_detections(
     low, high = det_height_range
     out_of_range = (height < low) | (height > high)
     ignored = ~matched & (on_ignore_region | out_of_range)
-    return MatchResult(true_positive=true_positive, ignored=ignored, gt_ignored=gt_ignored)
+    return MatchResult(true_positive=true_positive, ignored=ignored, gt_ignored=gt_ignored, matched_gt=matched_gt)
 
 
 def _greedy_match(dets: DetectionTable, pairs: OverlapPairs, gt_ignored: np.ndarray, iou_threshold: float) -> np.ndarray:
