@@ -24,6 +24,8 @@ setup(
         (f"share/{PACKAGE}/fallback_interfaces/vision_msgs/msg", _files("fallback_interfaces/vision_msgs/msg/*.msg")),
     ],
     install_requires=["setuptools"],
+    # colcon test runs pytest only for packages that declare it here (otherwise python -m unittest: 0 tests).
+    extras_require={"test": ["pytest"]},
     zip_safe=True,
     maintainer="lsi_perception maintainers",
     maintainer_email="maintainers@lsi-perception.dev",
