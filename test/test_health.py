@@ -33,10 +33,12 @@ class Pipeline:
         self.errors = {"decode": 0, "alignment": 0, "inference": 0}
         self.paired = 0
         self.stale = {"rgb": False, "thermal": False}
+        self.ages: dict[str, float | None] = {"rgb": 0.01, "thermal": 0.01}
+        self.received = {"rgb": 5, "thermal": 5}
         self.evidence = HealthEvidence(**{"active_for_s": 10.0, "stale_timeout": 1.0, **evidence})
 
     def judge(self, now: float):
-        return self.monitor.assess("active", True, self.stale, {"rgb": 0.01, "thermal": 0.01}, {"rgb": 5, "thermal": 5},
+        return self.monitor.assess("active", True, self.stale, self.ages, self.received,
                                    self.paired, self.errors, "wait", self.evidence, now)
 
 
@@ -79,15 +81,21 @@ def test_time_jump_and_out_of_order_are_named():
     assert a.level == ERROR and "older than the last pair" in a.message
 
 
-def test_stale_stream_with_publishers_names_large_frames_and_the_fix():
+def test_stale_stream_with_publishers_names_both_causes_and_how_to_tell_them_apart():
     p = Pipeline(output_age_s=None, publishers={"rgb": 1, "thermal": 0},
                  input_topics={"rgb": "/cam/rgb", "thermal": "/cam/th"})
     p.stale = {"rgb": True, "thermal": True}
+    p.ages, p.received = {"rgb": None, "thermal": None}, {"rgb": 0, "thermal": 0}
     a = p.judge(0.0)
-    assert a.level == WARN and "1 on /cam/rgb" in a.message and "fastdds_large_frames.xml" in a.message
-    assert "rmem_max" in a.message
-    p.evidence.publishers = {"rgb": 0, "thermal": 0}  # nobody publishes: a plain stale warning
+    assert a.level == WARN and "1 publisher(s) matched on /cam/rgb (none received since activation)" in a.message
+    # What it cannot know (an idle publisher or frames lost in transport), how to tell, and the fix for each.
+    assert "cannot tell an idle publisher" in a.message and "ros2 topic hz /cam/rgb" in a.message
+    assert "fastdds_large_frames.xml" in a.message and "rmem_max" in a.message
+    p.ages, p.received = {"rgb": 3.2, "thermal": None}, {"rgb": 40, "thermal": 0}  # a bag that finished
     a = p.judge(0.1)
+    assert "(40 received, the last 3.2 s ago)" in a.message and "bag paused, finished" in a.message
+    p.evidence.publishers = {"rgb": 0, "thermal": 0}  # nobody publishes: a plain stale warning
+    a = p.judge(0.2)
     assert a.level == WARN and "fastdds" not in a.message
 
 

@@ -7,8 +7,10 @@ the status says so and names the cause, first match wins:
 1. the node left ``active`` through error processing, or inference failed ``MAX_CONSECUTIVE_FAILURES``
    times in a row (ERROR; the node then goes to error processing);
 2. every recent pair failed: inference, decode or alignment errors, with the last error's text (ERROR);
-3. a stream is stale (WARN); when publishers exist on its topic but nothing arrives, the likely cause is
-   frames too large for the DDS transport, and the message names the fix;
+3. a stream is stale (WARN); when publishers are matched on its topic but nothing arrives, the message
+   says what the node knows (publishers, messages so far, the last one's age) and what it cannot know:
+   whether the publisher is idle (driver not streaming, bag paused or finished) or its frames are lost in
+   transport (too large for the DDS transport), how to tell them apart and the fix for the second;
 4. the stamps jumped back (bag loop, ``/clock`` reset, simulator restart) and the pairing was reset (WARN);
 5. both streams arrive but never pair: their stamp offset against ``slop``, or messages older than the
    last pair being dropped (ERROR);
@@ -32,11 +34,18 @@ MAX_CONSECUTIVE_FAILURES = 5  # inference failures in a row before the node goes
 ERROR_LOG_PERIOD_S = 5.0  # the same error text is logged at most this often
 STATUS_LOG_REPEAT_S = 60.0  # a persisting non-OK status is logged again after this long
 LARGE_FRAMES_FIX = (
-    "likely frames too large for the DDS transport (Fast DDS's default shared-memory segment is 512 KB; "
-    "larger frames fall back to UDP fragments that get dropped): start the publishing process (camera "
-    "driver, bag player) with the shipped Fast DDS profile config/fastdds_large_frames.xml of lsi_perception "
-    "(README, cameras on the same computer), or raise the kernel UDP buffers (sysctl net.core.rmem_max, "
+    "frames too large for the DDS transport (Fast DDS's default shared-memory segment is 512 KB; larger "
+    "frames fall back to UDP fragments that get dropped): start the publishing process (camera driver, bag "
+    "player) with the shipped Fast DDS profile config/fastdds_large_frames.xml of lsi_perception (README, "
+    "cameras on the same computer), or raise the kernel UDP buffers (sysctl net.core.rmem_max, "
     "net.ipv4.ipfrag_high_thresh, net.ipv4.ipfrag_time)"
+)
+# A subscriber sees a matched publisher but cannot see whether it sends: say so, and how to find out.
+IDLE_OR_LOST = (
+    "the node cannot tell an idle publisher (a driver not streaming yet, a bag paused, finished or waiting "
+    "to start) from frames lost in transport. To tell them apart, check that the publisher is sending (its "
+    "own log or rate) and run `ros2 topic hz {topic}` on this computer: if the publisher sends but hz sees "
+    "nothing or a fraction of its rate, the cause is "
 )
 
 
@@ -106,7 +115,7 @@ class HealthMonitor:
         recent_errors = [k for k in ERROR_KINDS if self._recent(f"error_{k}", now, window)]
         if answering:
             if stale_names:
-                return self._stale(stale_names, missing_modality_policy, ev)
+                return self._stale(stale_names, missing_modality_policy, ev, ages_s, received)
             if recent_errors:
                 k = recent_errors[0]
                 return Assessment(WARN, f"detecting, but some inputs are skipped: {k} errors "
@@ -119,7 +128,7 @@ class HealthMonitor:
                 return Assessment(ERROR, f"{quiet}: {k} errors ({errors[k]} so far), last: "
                                          f"{ev.last_errors.get(k, '?')}", k)
         if stale_names:
-            return self._stale(stale_names, missing_modality_policy, ev)
+            return self._stale(stale_names, missing_modality_policy, ev, ages_s, received)
         if ev.output_age_s is None and ev.active_for_s <= window:
             return Assessment(OK, "active, waiting for the first pair", "ok")
         if self._recent("time_jumps", now, window):
@@ -138,7 +147,10 @@ class HealthMonitor:
         return Assessment(ERROR, f"{quiet}: pairs are made but not answered (inference thread busy or stuck)", "stuck")
 
     @staticmethod
-    def _stale(names: list[str], policy: str, ev: HealthEvidence) -> Assessment:
+    def _stale(names: list[str], policy: str, ev: HealthEvidence, ages_s: dict[str, float | None],
+               received: dict[str, int]) -> Assessment:
+        """A stale stream; with matched publishers on its topic, what the node knows (publishers, what it
+        received so far and when) and what it cannot know (whether they send), with the way to find out."""
         what = " and ".join(names)
         action = ("publishing nothing until it is back (missing_modality: wait)"
                   if policy == "wait" or len(names) == 2 else "detecting with it blanked (missing_modality: blank)")
@@ -146,9 +158,15 @@ class HealthMonitor:
         cause = "stale"  # not per stream: a stream that arrives now and then must not re-log every flip
         silent = [n for n in names if ev.publishers.get(n, 0) > 0]
         if silent:
-            counts = ", ".join(f"{ev.publishers[n]} on {ev.input_topics.get(n, n)}" for n in silent)
-            message += (f"; publishers found ({counts}) but nothing received for over {ev.stale_timeout:g} s: "
-                        + LARGE_FRAMES_FIX)
+            facts = []
+            for n in silent:
+                count, age = received.get(n, 0), ages_s.get(n)
+                history = (f"{count} received, the last {age:.1f} s ago" if count and age is not None
+                           else "none received since activation")
+                facts.append(f"{ev.publishers[n]} publisher(s) matched on {ev.input_topics.get(n, n)} ({history})")
+            topic = ev.input_topics.get(silent[0], silent[0])
+            message += (f"; {'; '.join(facts)}, nothing for over {ev.stale_timeout:g} s. From here "
+                        + IDLE_OR_LOST.format(topic=topic) + LARGE_FRAMES_FIX)
             cause = "stale_with_publishers"
         return Assessment(WARN, message, cause)
 
