@@ -9,9 +9,11 @@ node's inputs ``rgb/image_raw`` / ``thermal/image_raw`` (the only way topics are
 config/lsi_detector.yaml (keyed ``/**`` so it applies under any namespace) and the node's code.
 
 What each argument becomes is decided in lsi_perception/node_logic/launch_plan.py (no ROS import, tested
-everywhere); this file only turns that plan into launch_ros actions. The processes it starts use the
-package's Fast DDS profile for large frames unless a DDS configuration is already chosen
-(lsi_perception/dds.py). When the detector exits, the launch ends (RViz is never left behind).
+everywhere); this file only turns that plan into launch_ros actions. The detector uses the package's Fast
+DDS profile for large frames unless a DDS configuration is already chosen (lsi_perception/dds.py); the
+launch process itself keeps the defaults (its own ROS node moves no frames, and a large segment would be
+left in /dev/shm when the launch is killed). When the detector exits, the launch ends (RViz is never left
+behind); when the launch dies, the detector ends itself (lsi_perception/child_processes.py).
 """
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
-from lsi_perception.dds import use_large_frames_profile
+from lsi_perception.dds import large_frames_choice
 from lsi_perception.node_logic.launch_plan import LAUNCH_ARGUMENTS, PACKAGE, detector_plan, rviz_plan
 
 
@@ -43,7 +45,7 @@ def _nodes(context, *args, **kwargs):
     values = {a.name: LaunchConfiguration(a.name).perform(context) for a in LAUNCH_ARGUMENTS}
     share = Path(FindPackageShare(PACKAGE).perform(context))
     logger = launch.logging.get_logger("lsi_detector.launch")
-    plan = detector_plan(values, share)
+    plan = detector_plan(values, share, large_frames_choice().set_env)
     for warning in plan.warnings:
         logger.warning(warning)
     actions = [LifecycleNode(
@@ -63,7 +65,7 @@ def _nodes(context, *args, **kwargs):
 
 
 def generate_launch_description() -> LaunchDescription:
-    dds = use_large_frames_profile()  # inherited by every process this launch starts
+    dds = large_frames_choice()  # for the detector only (its environment, _nodes)
     return LaunchDescription([
         *(DeclareLaunchArgument(a.name, default_value=a.default, description=a.description) for a in LAUNCH_ARGUMENTS),
         LogInfo(msg=dds.description),

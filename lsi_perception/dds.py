@@ -2,8 +2,10 @@
 
 Fast DDS's default shared-memory segment (512 KB) is smaller than one camera frame, so between processes
 large images travel as UDP fragments that best-effort subscribers lose. Every process of this package
-that moves frames (``lsi_detector``, ``lsi bag play``, ``lsi demo``, ``lsi bench node``, the launch file)
-therefore calls ``use_large_frames_profile()`` in its entry point, before the ROS context exists: it
+that moves frames (``lsi_detector``, ``lsi bag play``, ``lsi demo``, ``lsi bench node``) therefore calls
+``use_large_frames_profile()`` in its entry point, before the ROS context exists (the launch file gives
+``large_frames_choice().set_env`` to the detector it starts, not to itself, whose own ROS node carries no
+frames and whose segment would be left behind when ``ros2 launch`` is killed): it
 points Fast DDS at ``config/fastdds_large_frames.xml`` (32 MB shared memory + UDPv4) unless the user has
 already chosen a DDS configuration, which is then kept. The returned ``DdsChoice.description`` is the line
 to log, so the log always says which configuration is active.
@@ -104,15 +106,23 @@ def choose_dds_configuration(environ: Mapping[str, str], profile: Path, distro: 
                                 f"memory + UDPv4) via {variable}", {variable: str(profile)})
 
 
-def use_large_frames_profile(environ: MutableMapping[str, str] | None = None) -> DdsChoice:
-    """Select the large-frames profile for this process (and the processes it starts) unless a DDS
-    configuration is already chosen. Call before ``rclpy.init``; log the returned description."""
+def large_frames_choice(environ: Mapping[str, str] | None = None) -> DdsChoice:
+    """What ``use_large_frames_profile`` would select for a process started with ``environ`` (default
+    ``os.environ``), without changing anything: ``set_env`` is what to add to that process's environment
+    (the launch file gives it to the detector only, not to the launch process itself)."""
     environ = os.environ if environ is None else environ
     try:
         profile = package_profile_path()
     except FileNotFoundError as exc:  # no share dir at all
         return DdsChoice("missing", f"DDS: Fast DDS defaults ({exc})")
-    choice = choose_dds_configuration(environ, profile, ros_distro(environ), Path.cwd())
+    return choose_dds_configuration(environ, profile, ros_distro(environ), Path.cwd())
+
+
+def use_large_frames_profile(environ: MutableMapping[str, str] | None = None) -> DdsChoice:
+    """Select the large-frames profile for this process (and the processes it starts) unless a DDS
+    configuration is already chosen. Call before ``rclpy.init``; log the returned description."""
+    environ = os.environ if environ is None else environ
+    choice = large_frames_choice(environ)
     environ.update(choice.set_env)
     return choice
 

@@ -54,3 +54,23 @@ def resolve_checkpoint(path: str | Path | None) -> Path:
     if not resolved.is_file():
         raise FileNotFoundError(f"checkpoint {resolved} does not exist: {hint}")
     return resolved
+
+
+def detector_command() -> list[str]:
+    """How to start the ``lsi_detector`` executable as ``ros2 run`` would: ``lib/lsi_perception/lsi_detector``
+    of the prefix the ament index gives for the package (a colcon install space, or the pip venv), else the
+    script beside this interpreter, else ``python -m lsi_perception.ros.main``."""
+    import sys
+
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_prefix
+
+        candidates.append(Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE / "lsi_detector")
+    except Exception:  # not in the ament index, or no ament_index_python
+        pass
+    candidates.append(Path(sys.executable).with_name("lsi_detector"))
+    for exe in candidates:
+        if exe.is_file():
+            return [str(exe)]
+    return [sys.executable, "-m", f"{PACKAGE}.ros.main"]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from lsi_perception.child_processes import ANY_PARENT, EXIT_WITH_PARENT_VARIABLE
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAIST_DATA_DIR = REPO_ROOT / "test" / "data" / "kaist"  # xz-compressed benchmark files, see its README
 
@@ -21,6 +23,11 @@ os.environ.setdefault("PYTHONUNBUFFERED", "1")
 
 # Tests share 2 cores with everything else: keep torch from oversubscribing.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+# Every process of the package that a test starts (lsi_detector, lsi ..., the helper processes in procs/)
+# ends when this pytest process ends, however it ends (an interrupted run, a killed CI job): the kernel
+# sends it SIGTERM (lsi_perception.child_processes). The processes they start are tied to them in turn.
+os.environ[EXIT_WITH_PARENT_VARIABLE] = ANY_PARENT
 
 
 def pytest_configure(config) -> None:

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lsi_perception"
 # Lowest first; a module may import only from layers with a smaller number (same layer: its own unit only).
 LAYERS = {
     "lsi_perception": 0, "resources": 0,
-    "config": 1, "cpu_threads": 1, "dds": 1, "device": 1,
+    "config": 1, "cpu_threads": 1, "dds": 1, "dds_shm": 1, "child_processes": 1, "device": 1,
     "model": 2, "imaging": 2, "eval": 2,
     "losses": 3, "data": 3, "checkpoint": 3,
     "testing": 4,

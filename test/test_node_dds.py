@@ -28,6 +28,7 @@ from lsi_perception.dds import (  # noqa: E402
     profile_variable,
     ros_distro,
 )
+from lsi_perception.resources import detector_command  # noqa: E402
 
 pytestmark = pytest.mark.ros
 PROCS = Path(__file__).resolve().parent / "procs"
@@ -126,8 +127,7 @@ def test_camera_frames_reach_the_node_across_processes(random_checkpoint, tmp_pa
     namespace = "/vehicle"
     env = _default_dds_env()
     node_log = tmp_path / "lsi_detector.log"
-    exe = Path(sys.executable).with_name("lsi_detector")
-    command = [str(exe)] if exe.is_file() else [sys.executable, "-m", "lsi_perception.ros.main"]
+    command = detector_command()
     with node_log.open("w") as log:
         node = subprocess.Popen(
             [*command, "--ros-args", "-r", f"__ns:={namespace}", "-p", f"checkpoint:={random_checkpoint}",
@@ -180,8 +180,7 @@ def test_leftover_topic_parameter_warns_with_the_remap_and_sigint_exits_zero(tmp
     naming the remap instead of being ignored silently."""
     params = tmp_path / "old.yaml"
     params.write_text("/**:\n  ros__parameters:\n    rgb_topic: /cam/color/image_raw\n    autostart: false\n")
-    exe = Path(sys.executable).with_name("lsi_detector")
-    command = [str(exe)] if exe.is_file() else [sys.executable, "-m", "lsi_perception.ros.main"]
+    command = detector_command()
     node = subprocess.Popen([*command, "--ros-args", "--params-file", str(params)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=_default_dds_env())
     lines = []

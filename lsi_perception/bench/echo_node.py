@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sys
 
+from lsi_perception.child_processes import exit_with_parent
 from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
 
 
 def main() -> int:
+    exit_with_parent()
     import rclpy
     from rclpy.executors import ExternalShutdownException
     from rclpy.node import Node

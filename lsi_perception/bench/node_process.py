@@ -30,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+from lsi_perception.child_processes import tied_child_env
 from lsi_perception.dds import PROFILE_VARIABLES, use_large_frames_profile
 from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
 
@@ -143,6 +144,7 @@ def run_cross_process(args: argparse.Namespace) -> dict:
     for rgb, th in frames[:3]:
         detector.predict(rgb, th)
     log = open(Path(args.out) / "bench_node_process.log", "w")  # noqa: SIM115 (closed below)
+    node_env = tied_child_env(node_env)  # both end with this process, however it ends
     node = subprocess.Popen(_node_command(checkpoint, args), env=node_env, stdout=log, stderr=subprocess.STDOUT)
     echo_proc = subprocess.Popen([sys.executable, "-m", "lsi_perception.bench.echo_node", "--ros-args", "-r",
                                   f"__ns:={ECHO_NAMESPACE}"], env=node_env, stdout=log, stderr=subprocess.STDOUT)

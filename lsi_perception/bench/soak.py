@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lsi_perception.child_processes import tied_child_env
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the overload phase")
@@ -53,7 +55,7 @@ def _start_node(ckpt: Path, device: str, namespace: str) -> subprocess.Popen:
            "-p", f"checkpoint:={ckpt}", "-p", f"device:={device}", "-p", "warmup_iterations:=2",
            "-p", "diagnostics_period:=0.5"]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=tied_child_env())
 
 
 def _stop_node(proc: subprocess.Popen) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 SUBCOMMAND_MODULES = ("train", "eval", "bag", "export", "bench", "demo", "data")
@@ -30,9 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    from lsi_perception.child_processes import exit_with_parent
     from lsi_perception.cpu_threads import prefer_passive_omp_wait
 
+    # SIGTERM unwinds like Ctrl-C, so what a command holds (a ROS context and its DDS shared memory, the
+    # processes it started, a half-written file) is released on the way out; with LSI_EXIT_WITH_PARENT set,
+    # the death of the parent is such a SIGTERM.
+    signal.signal(signal.SIGTERM, _interrupt)
+    exit_with_parent()
     prefer_passive_omp_wait()  # before anything imports torch: no spinning OpenMP threads on shared cores
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -15,7 +15,6 @@ reference, never a source of boxes. Without the shipped model the demo stops and
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -31,12 +30,13 @@ from lsi_perception.bag.from_dataset import FromDatasetConfig, dataset_to_bag
 from lsi_perception.bag.reader import BagReader
 from lsi_perception.bag.recorder import Arrival, BagRecorder, header_stamp_ns
 from lsi_perception.bag.typestore import DETECTION_2D_ARRAY, IMAGE, typestore
+from lsi_perception.child_processes import tied_child_env
 from lsi_perception.dds import use_large_frames_profile
 from lsi_perception.demo.drawing import draw_outputs
 from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
 from lsi_perception.pipeline.detection_codec import BoxArray, read_detection_array
 from lsi_perception.pipeline.stamps import stamp_to_ns
-from lsi_perception.resources import default_checkpoint_path
+from lsi_perception.resources import default_checkpoint_path, detector_command
 
 
 @dataclass
@@ -131,14 +131,15 @@ class _LatencyProbe:
 
 
 def _ros_env() -> dict[str, str]:
-    env = dict(os.environ)
+    """The node's and the player's environment: this one, and they end when this process ends, however it
+    ends (lsi_perception.child_processes)."""
+    env = tied_child_env()
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
 
 def _lsi_detector_command(checkpoint: Path, cfg: DemoConfig, topics: FromDatasetConfig) -> list[str]:
-    exe = Path(sys.executable).with_name("lsi_detector")
-    base = [str(exe)] if exe.is_file() else [sys.executable, "-m", "lsi_perception.ros.main"]
+    base = detector_command()
     params = {"checkpoint": str(checkpoint), "use_sim_time": "true", "device": cfg.device}
     # The node subscribes with sensor-data QoS (best effort), the right default for live cameras. A bag
     # replay is meant to be lossless and the player publishes reliably: subscribe reliably too, so every

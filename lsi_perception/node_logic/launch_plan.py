@@ -22,10 +22,8 @@ from typing import Any
 
 import yaml
 
+from lsi_perception.child_processes import tied_child_env
 from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
-
-# Set for the node by the launch file; read by lsi_perception.ros.main (SIGTERM when the launch process dies).
-EXIT_WITH_PARENT_VARIABLE = "LSI_EXIT_WITH_PARENT"
 
 PACKAGE = "lsi_perception"
 EXECUTABLE = "lsi_detector"
@@ -102,8 +100,9 @@ def input_remappings(values: Mapping[str, str]) -> list[tuple[str, str]]:
     return remaps
 
 
-def detector_plan(values: Mapping[str, str], share_dir: Path) -> NodePlan:
-    """The lsi_detector node for the given launch argument values (missing ones take their defaults)."""
+def detector_plan(values: Mapping[str, str], share_dir: Path, dds_env: Mapping[str, str] | None = None) -> NodePlan:
+    """The lsi_detector node for the given launch argument values (missing ones take their defaults);
+    ``dds_env``: the DDS variables for the node alone (``dds.large_frames_choice().set_env``)."""
     values = {**{a.name: a.default for a in LAUNCH_ARGUMENTS}, **values}
     params_file = Path(values["params_file"]).expanduser() if values["params_file"] else \
         share_dir / "config" / PARAMS_FILE_NAME
@@ -124,9 +123,10 @@ def detector_plan(values: Mapping[str, str], share_dir: Path) -> NodePlan:
             f"params_file {params_file} has no section for {fqn} (sections: "
             f"{', '.join(_section_names(params_file)) or 'none'}), so the node runs on its defaults: key the "
             f"section /**: or /**/{NODE_NAME}: to apply it under any namespace")
-    # The node ends itself when the launch process dies (launch exits at once on SIGTERM, children left running).
+    # The node ends itself when the launch process (this one) dies: launch exits at once on SIGTERM and
+    # leaves its children running (lsi_perception.child_processes).
     return NodePlan(PACKAGE, EXECUTABLE, NODE_NAME, namespace, [str(params_file), overrides],
-                    input_remappings(values), env={EXIT_WITH_PARENT_VARIABLE: "1"}, warnings=warnings)
+                    input_remappings(values), env={**tied_child_env({}), **(dds_env or {})}, warnings=warnings)
 
 
 def rviz_plan(values: Mapping[str, str], share_dir: Path,

@@ -2,8 +2,8 @@
 
 Starts the lifecycle node and, with ``autostart`` (default true), configures and activates it so no
 lifecycle manager is needed. Before the ROS context exists it selects the package's Fast DDS profile for
-large frames unless a DDS configuration is already chosen (``lsi_perception.dds``), and logs which one is
-active.
+large frames unless a DDS configuration is already chosen (``lsi_perception.dds``), removes the Fast DDS
+shared-memory files that dead processes left in /dev/shm (``lsi_perception.dds_shm``), and logs both.
 
 Signals: the first SIGINT or SIGTERM ends it cleanly with exit code 0 (no traceback), also while the model
 is still loading: the inference thread is stopped and the model released before the ROS context goes down.
@@ -17,8 +17,8 @@ import os
 import signal
 import sys
 
+from lsi_perception.child_processes import exit_with_parent
 from lsi_perception.dds import use_large_frames_profile
-from lsi_perception.node_logic.launch_plan import EXIT_WITH_PARENT_VARIABLE
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -45,20 +45,6 @@ def _ignore_stop_signals() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
-def _exit_with_parent() -> None:
-    """With LSI_EXIT_WITH_PARENT=1 (set by the launch file): SIGTERM this process when its parent dies, so a
-    launch killed outright (``ros2 launch`` exits at once on SIGTERM without stopping its children) leaves
-    no detector running. Linux only; elsewhere a no-op."""
-    if os.environ.get(EXIT_WITH_PARENT_VARIABLE) != "1" or not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-    if os.getppid() == 1:  # the parent was already gone before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def main(args: list[str] | None = None) -> int:
     from lsi_perception.cpu_threads import prefer_passive_omp_wait
 
@@ -66,8 +52,12 @@ def main(args: list[str] | None = None) -> int:
     # Before rclpy.init: rclpy's own handler wakes the executor, then chains to this one.
     for signum in _STOP_SIGNALS:
         signal.signal(signum, _on_signal)
-    _exit_with_parent()
+    try:
+        exit_with_parent()
+    except _Terminate:  # the parent was already gone
+        return 0
     dds = use_large_frames_profile()  # must precede the first DDS participant (rclpy.init)
+    reclaimed = _reclaim_dead_shared_memory()
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
@@ -84,6 +74,8 @@ def main(args: list[str] | None = None) -> int:
 
         node = LsiDetectorNode()
         node.get_logger().info(dds.description)
+        if reclaimed:
+            node.get_logger().info(reclaimed)
         if node.config.autostart and not _autostart(node):
             # A signal during configure/activate fails the transition: that is a requested stop, not an error.
             return 0 if _signals_received else 1
@@ -104,6 +96,15 @@ def main(args: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         _ignore_stop_signals()  # rclpy's shutdown put back the handler it had replaced
     return status
+
+
+def _reclaim_dead_shared_memory() -> str | None:
+    """Remove the Fast DDS shared-memory files of dead processes (not with another RMW); the log line."""
+    if os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp").startswith("rmw_fastrtps"):
+        from lsi_perception.dds_shm import reclaim_orphaned_files
+
+        return reclaim_orphaned_files().description()
+    return None
 
 
 def _autostart(node) -> bool:

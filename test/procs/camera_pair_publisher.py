@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import array
+import ctypes
 import json
+import os
+import signal
 import sys
 import time
 
@@ -38,7 +41,17 @@ def frames(height: int, width: int, variants: int = 4) -> list[tuple[array.array
     return out
 
 
+
+def _end_with_parent() -> None:
+    """With LSI_EXIT_WITH_PARENT set (the test suite sets it): SIGTERM when the test process dies, so an
+    interrupted test run leaves nothing behind (what lsi_perception.child_processes does, without importing
+    lsi_perception)."""
+    if os.environ.get("LSI_EXIT_WITH_PARENT") and sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def main() -> int:
+    _end_with_parent()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--namespace", default="")
     parser.add_argument("--pairs", type=int, default=100)

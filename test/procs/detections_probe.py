@@ -14,7 +14,10 @@ when stdin closes, printing {"event": "done", ...}.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import os
+import signal
 import sys
 import threading
 
@@ -30,7 +33,17 @@ def say(**event) -> None:
     print(json.dumps(event), flush=True)
 
 
+
+def _end_with_parent() -> None:
+    """With LSI_EXIT_WITH_PARENT set (the test suite sets it): SIGTERM when the test process dies, so an
+    interrupted test run leaves nothing behind (what lsi_perception.child_processes does, without importing
+    lsi_perception)."""
+    if os.environ.get("LSI_EXIT_WITH_PARENT") and sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def main() -> int:
+    _end_with_parent()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--namespace", default="")
     parser.add_argument("--node", default="lsi_detector")
