@@ -9,10 +9,10 @@ PY := $(VENV)/bin/python
 SETUP := tools/setup_venv.sh
 export LSI_VENV := $(abspath $(VENV))
 
-.PHONY: help setup demo test test-ros lint bench model experiment clean
+.PHONY: help setup demo test test-ros check-colcon lint bench model experiment clean
 
 help:  ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 setup:  ## build .venv: torch, timm, ROS 2 Kilted wheels (ROS_DISTRO=jazzy: Jazzy, .venv-jazzy), vision_msgs
 	@bash $(SETUP)
@@ -26,6 +26,9 @@ test: setup  ## the whole test suite (CPU, real ROS 2 over DDS) + lint
 
 test-ros: setup  ## only the tests over ROS 2 / DDS (marker ros); fails if rclpy does not import
 	LSI_REQUIRE_ROS=1 $(PY) -m pytest -m ros
+
+check-colcon: setup  ## colcon build (no symlinks) + start the installed node + colcon test; removes the venv's editable install
+	bash tools/check_colcon_install.sh $(VENV)
 
 lint: setup  ## ruff
 	$(PY) -m ruff check lsi_perception test launch setup.py
