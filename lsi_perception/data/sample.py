@@ -8,6 +8,7 @@ A Sample is a plain dict (cheap to copy, easy to extend) with these keys:
 - ``labels``: int64 [N], index into the dataset's ``class_names``.
 - ``ignore``: bool [N]; True marks an ignore region (crowds ``people``, ``person?``, ``cyclist``,
   boxes too small or too clipped): a detection there is neither a hit nor a false positive.
+- ``occlusion``: int64 [N], 0 none / 1 partial / 2 heavy (0 where the labels do not say).
 - ``image_id``: str, the KAIST-style name (e.g. ``set06/V000/I00019``).
 - ``index``: int, position in the dataset.
 """
@@ -29,15 +30,22 @@ def empty_targets() -> dict[str, np.ndarray]:
         "boxes": np.zeros((0, 4), np.float32),
         "labels": np.zeros((0,), np.int64),
         "ignore": np.zeros((0,), bool),
+        "occlusion": np.zeros((0,), np.int64),
     }
 
 
-def make_targets(boxes: list[list[float]] | np.ndarray, labels: list[int], ignore: list[bool]) -> dict[str, np.ndarray]:
-    """Pack per-object lists into the Sample's target arrays."""
+PER_BOX_KEYS = ("labels", "ignore", "occlusion")  # per-box arrays beside ``boxes``: a transform that drops
+#                                                   boxes drops their entries too
+
+
+def make_targets(boxes: list[list[float]] | np.ndarray, labels: list[int], ignore: list[bool],
+                 occlusion: list[int] | None = None) -> dict[str, np.ndarray]:
+    """Pack per-object lists into the Sample's target arrays (occlusion 0 when not given)."""
     if len(labels) == 0:
         return empty_targets()
     return {
         "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
         "labels": np.asarray(labels, np.int64),
         "ignore": np.asarray(ignore, bool),
+        "occlusion": np.asarray(occlusion if occlusion is not None else [0] * len(labels), np.int64),
     }
