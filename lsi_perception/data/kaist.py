@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import PairDataset
-from .images import read_rgb, read_thermal
 from lsi_perception.eval.annotations import time_of_day_from_name
 
+from .base import PairDataset
+from .images import read_rgb, read_thermal
 from .kaist_labels import LabelObject, resolve_labels, split_name
 from .sample import Sample, make_targets
 
