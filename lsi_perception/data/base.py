@@ -5,7 +5,7 @@ Every dataset (KAIST, UTokyo, LLVIP, FLIR-aligned, the synthetic drives in KAIST
 
 - ``names``: the frames it serves, in order; ``pair_paths(i)`` their (RGB, thermal) files;
 - ``targets_at(i)``: boxes (xyxy), labels, ignore, occlusion of frame ``i`` without reading an image;
-- ``time_of_day(i)``: "day" / "night" where the dataset says so, else "unknown";
+- ``time_of_day(i)``: "day" / "night" where the dataset says so, else "unknown"; ``has_labels(i)``;
 - ``missing_pairs`` (list entries lacking a modality; ``missing_modality[name]`` says which),
   ``unlabelled`` (frames dropped for having no label file), ``label_kind`` and ``describe_labels()``.
 """
@@ -52,6 +52,10 @@ class PairDataset(Dataset):
 
     def time_of_day(self, index: int) -> str:
         return "unknown"
+
+    def has_labels(self, index: int) -> bool:
+        """Whether frame ``index`` has a label file (frames kept without one count as pedestrian-free)."""
+        return True
 
     def describe_labels(self) -> str:
         return f"{self.label_kind} labels"

@@ -175,6 +175,9 @@ class KaistDataset(PairDataset):
     def targets_at(self, index: int) -> dict[str, np.ndarray]:
         return self.targets(self.names[index])
 
+    def has_labels(self, index: int) -> bool:
+        return self.labels.objects(self.names[index]) is not None
+
     def time_of_day(self, index: int) -> str:
         """KAIST's set-number rule (set00-02, 06-08 day; 03-05, 09-11 night)."""
         return time_of_day_from_name(self.names[index])

@@ -6,8 +6,8 @@ frame has no label file**: a missing file is not "no pedestrians"; the dataset d
 - ``xml``: the KAIST download's per-frame XML (``annotations-xml-new-sanitized/``, ``annotations-xml-new/``,
   ``annotations-xml-15/``: ``setXX/VYYY/IZZZZZ.xml``), each ``<object>`` with ``<name>`` (person, people,
   cyclist, person?), ``<bndbox><x><y><w><h>`` and ``<occlusion>`` 0 none / 1 partial / 2 heavy.
-- ``bbgt``: Caltech bbGt text, one file per frame (the original devkit; ``setXX/VYYY/IZZZZZ.txt``,
-  ``setXX/VYYY/visible/IZZZZZ.txt`` or flat ``setXX_VYYY_IZZZZZ.txt``). Its occlusion field is a flag; a
+- ``bbgt``: Caltech bbGt text, one file per frame (the original devkit; ``setXX/VYYY/IZZZZZ.txt`` or flat
+  ``setXX_VYYY_IZZZZZ.txt``; a folder with ``visible/`` or ``lwir/`` sub-folders is paired, never bbGt). Its occlusion field is a flag; a
   flagged box is heavy (2) when its visible box covers under half of it, else partial (1).
 - ``paired``: KAIST-Paired (Zhang et al., ICCV 2019, AR-CNN), a bbGt file per modality:
   ``setXX/VYYY/{visible,lwir}/IZZZZZ.txt`` (as released), ``{visible,lwir}/setXX/VYYY/IZZZZZ.txt`` or
@@ -106,10 +106,10 @@ def detect_format(folder: Path) -> str | None:
     """"xml", "paired" or "bbgt" from what ``folder`` holds (None: no label file found)."""
     if any(folder.glob("set*/V*/*.xml")) or any(folder.glob("*.xml")):
         return "xml"
-    if (any(folder.glob("set*/V*/visible")) and any(folder.glob("set*/V*/lwir"))) or \
-            ((folder / "visible").is_dir() and (folder / "lwir").is_dir()):
-        return "paired"
-    if any(folder.glob("set*/V*/*.txt")) or any(folder.glob("set*_V*_*.txt")) or any(folder.glob("set*/V*/visible/*.txt")):
+    if any(folder.glob("set*/V*/visible")) or any(folder.glob("set*/V*/lwir")) or \
+            (folder / "visible").is_dir() or (folder / "lwir").is_dir():
+        return "paired"  # with one modality only it is a half-unpacked paired release: never bbGt
+    if any(folder.glob("set*/V*/*.txt")) or any(folder.glob("set*_V*_*.txt")):
         return "bbgt"
     return None
 
@@ -126,7 +126,6 @@ class _FolderLabels:
     def file(self, name: str) -> Path | None:
         set_id, video, frame = split_name(name)
         for candidate in (self.base / set_id / video / f"{frame}{self.suffix}",
-                          self.base / set_id / video / "visible" / f"{frame}{self.suffix}",
                           self.base / f"{set_id}_{video}_{frame}{self.suffix}"):
             if candidate.is_file():
                 return candidate
@@ -312,6 +311,10 @@ def resolve_labels(root: Path, spec: str | Path, paired_root: str | Path | None 
             return _folder_source(candidate, kind, paired_target)
         if candidate.is_file():
             return JsonLabels(candidate)
+    if path.suffix.lower() in (".json", ".xz", ".gz", ".bz2"):
+        raise FileNotFoundError(f"annotation file {spec} does not exist (looked in {root} too)")
+    present = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("annotation")) if root.is_dir() else []
     raise FileNotFoundError(
-        f"annotations {spec!r} are neither auto, xml, bbgt, paired, a label folder (in {root} or absolute) nor an "
-        f"existing KAIST-schema JSON file; the KAIST download's training labels are {root / SANITIZED_XML}")
+        f"label folder {root / path} does not exist (label folders in {root}: {', '.join(present) or 'none'}); give "
+        f"data.train_annotations as auto, xml, bbgt, paired, a label folder or a KAIST-schema JSON file (the KAIST "
+        f"download's training labels are {SANITIZED_XML}/)")

@@ -49,3 +49,35 @@ def make_targets(boxes: list[list[float]] | np.ndarray, labels: list[int], ignor
         "ignore": np.asarray(ignore, bool),
         "occlusion": np.asarray(occlusion if occlusion is not None else [0] * len(labels), np.int64),
     }
+
+
+# Spellings of the training classes in other datasets' label files (matched case-insensitively).
+CLASS_ALIASES = {"pedestrian": "person", "bicycle": "bike"}
+
+
+def canonical_class(name: str) -> str:
+    """A label file's class name in this package's spelling (lower case, ``CLASS_ALIASES`` applied)."""
+    lower = name.strip().lower()
+    return CLASS_ALIASES.get(lower, lower)
+
+
+def targets_from_xyxy(objects: list[tuple[str, tuple[float, float, float, float], bool]], class_names: tuple[str, ...],
+                      image_size: tuple[int, int] | None = None, min_height: float = 0.0) -> dict[str, np.ndarray]:
+    """Sample targets from ``(class name, xyxy, ignore)`` objects of a dataset whose other classes are not
+    people (cars, cones, dogs): those are dropped, not ignore regions. Boxes are clipped to ``image_size``
+    (width, height) when given; empty boxes are dropped; boxes under ``min_height`` become ignore regions."""
+    wanted = [canonical_class(c) for c in class_names]
+    boxes, labels, ignore = [], [], []
+    for name, (x1, y1, x2, y2), ign in objects:
+        cls = canonical_class(name)
+        if cls not in wanted:
+            continue
+        if image_size is not None:
+            x1, x2 = float(np.clip(x1, 0, image_size[0])), float(np.clip(x2, 0, image_size[0]))
+            y1, y2 = float(np.clip(y1, 0, image_size[1])), float(np.clip(y2, 0, image_size[1]))
+        if not (x2 > x1 and y2 > y1):
+            continue
+        boxes.append([x1, y1, x2, y2])
+        labels.append(wanted.index(cls))
+        ignore.append(bool(ign) or (y2 - y1) < min_height)
+    return make_targets(boxes, labels, ignore)
