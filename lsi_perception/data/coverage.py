@@ -51,7 +51,7 @@ class LabelCoverage:
 
     def report(self) -> str:
         lines = [
-            f"label coverage ({self.source} labels{': ' + self.labels if self.labels else ''}): {self.frames} frames, "
+            f"label coverage ({self.labels or self.source + ' labels'}): {self.frames} frames, "
             f"{self.labelled} with a label file, {self.unlabelled} without ({100 * self.unlabelled_fraction:.1f} %)",
             f"  {self.frames_with_people} frames with people; {self.positives} boxes "
             f"({self.positives / max(self.labelled, 1):.2f} per labelled frame, at most {self.max_per_frame}), "
