@@ -20,6 +20,7 @@ from the ``<time>`` tag of the frame's VOC file, where one exists.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -126,6 +127,11 @@ class UTokyoDataset(PairDataset):
                 continue
             self.names.append(stem)
             self._pairs.append((rgb, fir))
+        if self.missing_pairs:
+            first = self.missing_pairs[0]
+            warnings.warn(f"UTokyoDataset: {len(self.missing_pairs)} entries lack an RGB or FIR image and are skipped "
+                          f"(first: {first}, no {self.missing_modality[first]} image in {self.rgb_dir.parent})",
+                          stacklevel=2)
 
     # ------------------------------------------------------------------ indexing
     def _label_dir(self) -> Path:
