@@ -1,4 +1,4 @@
-"""Fast DDS shared-memory files that dead processes left in ``/dev/shm``, found and removed (no ROS import).
+"""Fast DDS shared-memory segments that dead processes left in ``/dev/shm``, found and removed (no ROS import).
 
 Each Fast DDS participant maps a segment (``fastdds_<id>``; ``fastrtps_<id>`` with Fast DDS 2.x, i.e.
 Humble and Jazzy) and listens on port files (``fastdds_port<N>`` and the semaphore
@@ -8,10 +8,12 @@ crash, a container stopped hard) cannot, and its segment stays in ``/dev/shm`` (
 someone removes it: with the package's large-frames profile that is about 34 MB per dead process, so a
 stack that restarts in a loop fills ``/dev/shm``.
 
-``reclaim_orphaned_files()`` does what ``fastdds shm clean`` does: a file whose lock nobody holds
-belongs to a dead process and is removed; one whose lock is held, or that is too young to judge (a
-process just starting), is left alone. ``lsi_detector`` calls it before it creates its own participant
-and logs what it freed.
+``reclaim_orphaned_files()`` removes, as ``fastdds shm clean`` does, a participant segment whose lock
+nobody holds: it belongs to a dead process. One whose lock is held, or that is too young to judge (a
+process just starting), is left alone. Port files are left alone too: a port is shared by every
+participant that sends to it, its lock says only whether its listener lives, and Fast DDS re-creates a
+port whose listener died when a new one opens it; they are 52 KB each, the segments 0.5-34 MB.
+``lsi_detector`` calls it before it creates its own participant and logs what it freed.
 """
 from __future__ import annotations
 
@@ -37,15 +39,15 @@ class ReclaimReport:
 
     @property
     def segments(self) -> int:
-        """Participant segments removed (not counting port files, semaphores and locks)."""
+        """Participant segments removed (not counting their lock files)."""
         return sum(1 for p in self.removed if _is_segment(p.name))
 
     def description(self) -> str | None:
         """One log line, or None when nothing was removed and nothing failed."""
         if not self.removed and not self.errors:
             return None
-        line = (f"DDS: removed {len(self.removed)} Fast DDS shared-memory files ({self.segments} segments, "
-                f"{self.bytes_freed / 1e6:.1f} MB) in {SHM_DIR} left by processes that died")
+        line = (f"DDS: removed {self.segments} Fast DDS shared-memory segments ({self.bytes_freed / 1e6:.1f} MB) "
+                f"in {SHM_DIR} left by processes that died")
         if self.errors:
             line += f"; could not judge {len(self.errors)}: {self.errors[0]}"
         return line
@@ -55,17 +57,10 @@ def _is_segment(name: str) -> bool:
     return name.startswith(PREFIXES) and not name.endswith(LOCK_SUFFIX) and "_port" not in name
 
 
-def _companions(base: Path) -> list[Path]:
-    """The files that go with the lock of ``base``: the file itself and, for a port, its semaphore."""
-    files = [base]
-    if "_port" in base.name:
-        files.append(base.with_name(f"sem.{base.name}_mutex"))
-    return files
-
-
 def reclaim_orphaned_files(shm_dir: Path = SHM_DIR, min_age_s: float = MIN_AGE_S,
                            dry_run: bool = False) -> ReclaimReport:
-    """Remove the Fast DDS files of ``shm_dir`` whose lock no live process holds (see the module text).
+    """Remove the Fast DDS participant segments of ``shm_dir`` whose lock no live process holds, with their
+    lock files (see the module text).
 
     The lock is taken before anything is removed and held until its files are gone, so a process that
     starts meanwhile cannot adopt a half-removed set. Files of other users (no permission) are skipped.
@@ -75,9 +70,9 @@ def reclaim_orphaned_files(shm_dir: Path = SHM_DIR, min_age_s: float = MIN_AGE_S
         return report
     now = time.time()
     for lock_path in sorted(shm_dir.glob("*" + LOCK_SUFFIX)):
-        if not lock_path.name.startswith(PREFIXES):
-            continue
         base = lock_path.with_name(lock_path.name[: -len(LOCK_SUFFIX)])
+        if not _is_segment(base.name):
+            continue
         try:
             if now - lock_path.stat().st_ctime < min_age_s:
                 continue
@@ -94,7 +89,7 @@ def reclaim_orphaned_files(shm_dir: Path = SHM_DIR, min_age_s: float = MIN_AGE_S
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # held: its owner is alive
-            for path in [*_companions(base), lock_path]:
+            for path in (base, lock_path):
                 try:
                     size = path.stat().st_size
                     if not dry_run:

@@ -135,12 +135,12 @@ def test_after_sigkill_the_next_start_removes_what_the_dead_node_left(tmp_path):
         _stop(second)
     print(f"/dev/shm Fast DDS files: {left} after SIGKILL, {len(_dds_files())} after the restart and its SIGTERM")
     assert not any(p.exists() for p in segments), f"the restart did not remove {segments}"
-    assert "shared-memory files" in output and "left by processes that died" in output, output[-2000:]
+    assert "shared-memory segments" in output and "left by processes that died" in output, output[-2000:]
 
 
 def test_reclaim_keeps_files_whose_owner_lives_and_removes_only_dead_ones(tmp_path):
-    """Without DDS: a held lock keeps its files; a free one loses them (a port's semaphore too, Fast DDS 2
-    names as well); files younger than the guard are not judged; other files are never touched."""
+    """Without DDS: a held lock keeps its segment; a free one loses it (Fast DDS 2 names too); files younger
+    than the guard are not judged; port files, semaphores and other files are never touched."""
     import fcntl
 
     def make(name: str) -> Path:
@@ -158,17 +158,17 @@ def test_reclaim_keeps_files_whose_owner_lives_and_removes_only_dead_ones(tmp_pa
     try:
         # The files are seconds old: min_age_s=-1 judges them all, 3600 none.
         report = reclaim_orphaned_files(tmp_path, min_age_s=-1.0, dry_run=True)
-        assert {p.name for p in report.removed} >= {"fastdds_bb", "fastdds_port7400", "sem.fastdds_port7400_mutex"}
-        assert "fastdds_aa" not in {p.name for p in report.removed} and all(p.exists() for p in (dead, port))
+        assert {p.name for p in report.removed} == {"fastdds_bb", "fastdds_bb_el", "fastrtps_cc", "fastrtps_cc_el"}
+        assert all(p.exists() for p in (dead, port))
         assert reclaim_orphaned_files(tmp_path, min_age_s=3600.0).removed == []
         report = reclaim_orphaned_files(tmp_path, min_age_s=-1.0)
     finally:
         os.close(holder)
     assert alive.exists() and (tmp_path / "fastdds_aa_el").exists()
-    assert not dead.exists() and not port.exists() and not (tmp_path / "sem.fastdds_port7400_mutex").exists()
-    assert not fast_dds_2.exists() and other.exists()
-    assert report.segments == 2 and report.bytes_freed == 3 * 1000 + 32
-    assert report.description().startswith("DDS: removed 7 Fast DDS shared-memory files (2 segments")
+    assert not dead.exists() and not fast_dds_2.exists()
+    assert port.exists() and (tmp_path / "sem.fastdds_port7400_mutex").exists() and other.exists()
+    assert report.segments == 2 and report.bytes_freed == 2 * 1000
+    assert report.description().startswith("DDS: removed 2 Fast DDS shared-memory segments (0.0 MB)")
 
 
 def _alive(pid: int) -> bool:

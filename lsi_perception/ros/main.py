@@ -3,7 +3,7 @@
 Starts the lifecycle node and, with ``autostart`` (default true), configures and activates it so no
 lifecycle manager is needed. Before the ROS context exists it selects the package's Fast DDS profile for
 large frames unless a DDS configuration is already chosen (``lsi_perception.dds``), removes the Fast DDS
-shared-memory files that dead processes left in /dev/shm (``lsi_perception.dds_shm``), and logs both.
+shared-memory segments that dead processes left in /dev/shm (``lsi_perception.dds_shm``), and logs both.
 
 Signals: the first SIGINT or SIGTERM ends it cleanly with exit code 0 (no traceback), also while the model
 is still loading: the inference thread is stopped and the model released before the ROS context goes down.
@@ -99,7 +99,7 @@ def main(args: list[str] | None = None) -> int:
 
 
 def _reclaim_dead_shared_memory() -> str | None:
-    """Remove the Fast DDS shared-memory files of dead processes (not with another RMW); the log line."""
+    """Remove the Fast DDS shared-memory segments of dead processes (not with another RMW); the log line."""
     if os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp").startswith("rmw_fastrtps"):
         from lsi_perception.dds_shm import reclaim_orphaned_files
 
