@@ -24,7 +24,8 @@ from .homography import to_gray8
 
 BINS = 32
 EDGE_COLOR = (255, 0, 255)  # RGB: magenta edges read on both day and night images
-CLEARLY_BETTER = 0.05  # a shift scoring this much higher (relative) than the homography itself flags it
+CLEARLY_BETTER = 0.05  # a shift of LOOKS_OFF_PX or more scoring this much higher (relative) flags the homography
+LOOKS_OFF_PX = 4  # smaller offsets are within what a homography holds over a scene of several depths
 
 
 def warp_thermal(thermal: np.ndarray, matrix: np.ndarray, rgb_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -88,13 +89,16 @@ class AlignmentCheck:
 
     @property
     def looks_off(self) -> bool:
-        """A shift scores clearly better than the homography itself."""
-        return self.best_shift != (0, 0) and self.best_score > self.score * (1 + CLEARLY_BETTER)
+        """A shift of ``LOOKS_OFF_PX`` or more scores clearly better than the homography itself."""
+        far = max(abs(self.best_shift[0]), abs(self.best_shift[1])) >= LOOKS_OFF_PX
+        return far and self.best_score > self.score * (1 + CLEARLY_BETTER)
 
     def summary(self) -> str:
-        verdict = (f"a shift of {self.best_shift[0]:+d}, {self.best_shift[1]:+d} px scores {self.best_score:.4f}: the "
-                   "homography looks off by about that much (recalibrate, or check the scene depth)"
-                   if self.looks_off else "no shift scores clearly better: the homography registers these pairs")
+        dx, dy = self.best_shift
+        verdict = (f"a shift of {dx:+d}, {dy:+d} px scores {self.best_score:.4f}: the homography looks off by about "
+                   "that much (recalibrate, or check the scene depth)" if self.looks_off else
+                   f"no shift of {LOOKS_OFF_PX} px or more scores clearly better (best {dx:+d}, {dy:+d} px: "
+                   f"{self.best_score:.4f}): the homography registers these pairs")
         return f"alignment score {self.score:.4f} (edge NMI over {self.pairs} pair(s), higher is better); {verdict}"
 
 
@@ -102,18 +106,35 @@ def _shift(matrix: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64) @ np.asarray(matrix, np.float64)
 
 
+class _Prepared:
+    """One pair's edge maps: RGB's in bins (fixed), thermal's gradient magnitude in its own frame (warped per try)."""
+
+    def __init__(self, rgb: np.ndarray, thermal: np.ndarray) -> None:
+        self.hw = rgb.shape[:2]
+        self.rgb_bins = _quantize(_gradient(to_gray8(rgb)))
+        self.thermal_gradient = _gradient(to_gray8(thermal))
+        self.thermal_shape = thermal.shape[:2]
+
+    def bins(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h, w = self.hw
+        m = np.asarray(matrix, np.float64)
+        warped = cv2.warpPerspective(self.thermal_gradient, m, (w, h), flags=cv2.INTER_LINEAR)
+        cover = cv2.warpPerspective(np.full(self.thermal_shape, 255, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
+        cover = cv2.erode(cover, np.ones((5, 5), np.uint8)) > 0
+        return self.rgb_bins[cover], _quantize(warped[cover])
+
+
+def _score(prepared: Sequence[_Prepared], matrix: np.ndarray) -> float:
+    parts = [p.bins(matrix) for p in prepared]
+    parts = [(a, b) for a, b in parts if a.size]
+    if not parts:
+        return 0.0
+    return normalized_mutual_information(np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]))
+
+
 def alignment_score(pairs: Sequence[tuple[np.ndarray, np.ndarray]], matrix: np.ndarray) -> float:
     """Edge NMI of ``pairs`` ((rgb, thermal) arrays) registered by ``matrix`` (see the module docstring)."""
-    a_bins, b_bins = [], []
-    for rgb, thermal in pairs:
-        warped, cover = warp_thermal(thermal, matrix, rgb.shape[:2])
-        if not cover.any():
-            continue
-        a_bins.append(_quantize(_gradient(to_gray8(rgb))[cover]))
-        b_bins.append(_quantize(_gradient(warped)[cover]))
-    if not a_bins:
-        return 0.0
-    return normalized_mutual_information(np.concatenate(a_bins), np.concatenate(b_bins))
+    return _score([_Prepared(rgb, thermal) for rgb, thermal in pairs], matrix)
 
 
 def check_alignment(pairs: Sequence[tuple[np.ndarray, np.ndarray]], matrix: np.ndarray, search_px: int = 8,
@@ -121,14 +142,15 @@ def check_alignment(pairs: Sequence[tuple[np.ndarray, np.ndarray]], matrix: np.n
     """The homography's score and the best score of it shifted by up to ``search_px`` (``step_px`` apart)."""
     if not pairs:
         raise ValueError("no image pairs to check the homography on")
-    score = alignment_score(pairs, matrix)
+    prepared = [_Prepared(rgb, thermal) for rgb, thermal in pairs]
+    score = _score(prepared, matrix)
     best, best_shift = score, (0, 0)
     offsets = range(-search_px, search_px + 1, step_px) if search_px > 0 else [0]
     for dy in offsets:
         for dx in offsets:
             if (dx, dy) == (0, 0):
                 continue
-            s = alignment_score(pairs, _shift(matrix, dx, dy))
+            s = _score(prepared, _shift(matrix, dx, dy))
             if s > best:
                 best, best_shift = s, (dx, dy)
     return AlignmentCheck(score, best_shift, best, len(pairs))

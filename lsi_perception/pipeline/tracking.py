@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from lsi_perception.pipeline.defaults import TIME_JUMP_THRESHOLD_S
 from lsi_perception.pipeline.stamps import NS_PER_S
@@ -88,8 +89,10 @@ class PairTracker:
         with warnings.catch_warnings():  # deprecated in supervision >= 0.28 for the trackers package (requirements/ml.txt)
             warnings.filterwarnings("ignore", message=".*ByteTrack.*deprecated", category=FutureWarning)
             # activation 0: every detection the Detector kept is a high-score one (see the module docstring)
-            return sv.ByteTrack(track_activation_threshold=0.0, minimum_matching_threshold=1.0 - self.config.match_iou,
-                                minimum_consecutive_frames=1)
+            tracker = sv.ByteTrack(track_activation_threshold=0.0, minimum_matching_threshold=1.0 - self.config.match_iou,
+                                   minimum_consecutive_frames=1)
+        tracker.det_thresh = 0.0  # ByteTrack starts tracks from activation + 0.1: here from every kept detection
+        return tracker
 
     @property
     def period_ns(self) -> int | None:
@@ -141,24 +144,48 @@ class PairTracker:
             self.reset()
             self._steps.extend(steps)
             return
-        empty = np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        empty = np.zeros((0, 4), np.float32), np.zeros(0, np.float32)  # a frame with no pair: tracks coast
         for _ in range(missed):
             self._associate(*empty)
         self.stats.gap_frames += missed
 
     def _associate(self, boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        import supervision as sv
+        """One ByteTrack frame; each track it confirmed goes back to the detection it was updated with.
 
-        dets = sv.Detections(xyxy=boxes, confidence=scores, class_id=np.zeros(len(boxes), int),
-                             data={"index": np.arange(len(boxes))})
-        tracked = self._tracker.update_with_detections(dets)
+        ByteTrack returns tracks, not detection indices: a track is given to the detection its (Kalman-filtered)
+        box overlaps best, by optimal assignment with IoU >= ``_BACK_MATCH_IOU`` (supervision's own
+        ``update_with_detections`` asks 0.5, which drops the id of a narrow pedestrian whose filtered box
+        lags the detection by a few pixels).
+        """
+        tracks = self._tracker.update_with_tensors(np.hstack([boxes, scores[:, None]]).astype(np.float32))
         ids = np.zeros(len(boxes), np.int64)
-        for index, external in zip(tracked.data.get("index", []), tracked.tracker_id):
+        if not tracks or not len(boxes):
+            return ids
+        iou = _iou(boxes, np.array([t.tlbr for t in tracks], np.float64))
+        rows, cols = linear_sum_assignment(-iou)
+        for d, k in zip(rows, cols):
+            if iou[d, k] < _BACK_MATCH_IOU:
+                continue
+            external = int(tracks[k].external_track_id)
             if external not in self._ids:
                 self.stats.tracks += 1
-                self._ids[int(external)] = self.stats.tracks
-            ids[int(index)] = self._ids[int(external)]
+                self._ids[external] = self.stats.tracks
+            ids[d] = self._ids[external]
         return ids
+
+
+_BACK_MATCH_IOU = 0.3
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[N, M] IoU of xyxy boxes."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=1)  # noqa: E731
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def track_id_strings(track_ids: Sequence[int] | np.ndarray | None, count: int) -> list[str]:
