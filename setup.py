@@ -21,6 +21,7 @@ setup(
         (f"share/{PACKAGE}/config", _files("config/*.yaml") + _files("config/*.xml")),
         (f"share/{PACKAGE}/models", _files("models/*.safetensors") + _files("models/*.md")),
         (f"share/{PACKAGE}/rviz", _files("rviz/*.rviz")),
+        (f"share/{PACKAGE}/test/data/kaist", ["test/data/kaist/KAIST_annotation.json.xz"]),
         (f"share/{PACKAGE}/fallback_interfaces/vision_msgs/msg", _files("fallback_interfaces/vision_msgs/msg/*.msg")),
     ],
     install_requires=["setuptools"],

@@ -54,3 +54,16 @@ def resolve_checkpoint(path: str | Path | None) -> Path:
     if not resolved.is_file():
         raise FileNotFoundError(f"checkpoint {resolved} does not exist: {hint}")
     return resolved
+
+
+KAIST_TEST_ANNOTATIONS = "test/data/kaist/KAIST_annotation.json.xz"
+
+
+def kaist_test_annotations_path() -> Path:
+    """The improved KAIST test annotations (Liu et al., BMVC 2016) in the KAIST evaluation schema, as the
+    package ships them (xz; also installed to share/lsi_perception/test/data/kaist/)."""
+    path = share_dir() / KAIST_TEST_ANNOTATIONS
+    if not path.is_file():
+        raise FileNotFoundError(f"the package's copy of the KAIST test annotations {path} is missing; reinstall the "
+                                "package or give data.test_annotations=/path/to/KAIST_annotation.json")
+    return path

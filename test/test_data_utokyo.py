@@ -36,7 +36,7 @@ def utokyo_root(tmp_path: Path) -> Path:
 
 def test_rgb_yolo_labels(utokyo_root: Path) -> None:
     with pytest.warns(UserWarning, match="000002"):
-        ds = UTokyoDataset(utokyo_root)
+        ds = UTokyoDataset(utokyo_root, label_source="rgb", missing_labels="empty")
     assert ds.names == ["000000", "000001"]
     s = ds[0]
     assert s["rgb"].shape == (48, 64, 3)
@@ -48,12 +48,14 @@ def test_rgb_yolo_labels(utokyo_root: Path) -> None:
 
 def test_fir_labels_are_scaled_to_rgb(utokyo_root: Path) -> None:
     with pytest.warns(UserWarning):
-        ds = UTokyoDataset(utokyo_root, label_source="fir", class_names=("person", "car"))
+        ds = UTokyoDataset(utokyo_root, class_names=("person", "car"))  # fir: the default
     np.testing.assert_allclose(ds[0]["boxes"], [[24, 12, 40, 36]])
+    assert ds.names == ["000000"] and ds.unlabelled == ["000001"]  # no label file: dropped, not pedestrian-free
 
 
 def test_voc_labels_and_image_list(utokyo_root: Path) -> None:
-    ds = UTokyoDataset(utokyo_root, image_list="val.txt", label_source="voc", class_names=("person", "bike"))
+    ds = UTokyoDataset(utokyo_root, image_list="val.txt", label_source="voc", class_names=("person", "bike"),
+                       missing_labels="empty")
     assert ds.names == ["000001", "000000"]
     s = ds[1]
     np.testing.assert_allclose(s["boxes"], [[4, 6, 12, 30], [1, 1, 5, 5]])
@@ -65,3 +67,5 @@ def test_bad_arguments(tmp_path: Path, utokyo_root: Path) -> None:
         UTokyoDataset(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="label_source"):
         UTokyoDataset(utokyo_root, label_source="mir")
+    with pytest.raises(FileNotFoundError, match="000001"):
+        UTokyoDataset(utokyo_root, image_list="val.txt", missing_labels="error")

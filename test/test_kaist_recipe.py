@@ -110,6 +110,8 @@ def recipe(kaist: Path, out: Path, weights: Path | None, **extra: object):
         "data.augment.modality_shift": 2, "data.max_unlabelled_fraction": 0.1, "optim.ema_tau": 1.0, "schedule.warmup_steps": 1,
         "runtime.max_steps": 2, "runtime.epochs": 1, "runtime.batch_size": 2, "runtime.workers": 0,
         "runtime.progress": False, "runtime.out_dir": str(out), "runtime.eval_score_threshold": 0.05,
+        # this fixture's variant of the layout: bbGt labels, its own test JSON (the download's: test_train_commands.py)
+        "data.train_annotations": "bbgt", "data.test_annotations": "KAIST_annotation.json",
     }
     items.update(extra)
     repo = Path(__file__).resolve().parent.parent
@@ -122,7 +124,7 @@ def test_recipe_runs_end_to_end(kaist: Path, imagenet_b0: Path, tmp_path: Path, 
     trainer = Trainer(cfg, command="pytest")
     trainer.fit()
     log = capsys.readouterr().out
-    assert "label coverage (bbgt labels)" in log and "held out" in log and "test set test-all-20.txt" in log
+    assert "label coverage (bbgt labels" in log and "held out" in log and "test set test-all-20.txt" in log
     run = tmp_path / "kaist_b2"
     weights, meta = load_checkpoint(run / "best.safetensors")
     prov = meta.provenance
@@ -369,7 +371,7 @@ def test_cli_refusal_is_a_message_not_a_traceback(kaist: Path, tmp_path: Path, c
     rc = main(["train", "--config", str(repo / "config" / "train_kaist.yaml"), f"data.root={kaist}",
                "model.backbone=pvt_v2_b0", "model.allow_download=false", "preprocess.input_size=[64,80]",
                "data.max_unlabelled_fraction=0.1", f"runtime.out_dir={tmp_path}", "runtime.workers=0",
-               "runtime.progress=false"])
+               "runtime.progress=false", "data.train_annotations=bbgt", "data.test_annotations=KAIST_annotation.json"])
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err
     assert "lsi train: error:" in err and "timm/pvt_v2_b0.in1k" in err and "allow_random_init=true" in err

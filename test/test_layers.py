@@ -24,7 +24,7 @@ LAYERS = {
     "backends": 6,
     "inference": 7, "train": 7,
     "pipeline": 8,
-    "node_logic": 9, "calibration": 9,
+    "node_logic": 9, "predict": 9, "calibration": 9,
     "bag": 10, "ros": 10,
     "demo": 11, "bench": 11,
     "cli": 12,
@@ -87,6 +87,7 @@ def test_no_import_points_up_a_layer_and_ros_stays_in_the_adapters():
     "lsi_perception.pipeline.processor, lsi_perception.pipeline.sync, lsi_perception.pipeline.detection_codec",
     "lsi_perception.node_logic.node_config, lsi_perception.node_logic.monitor, lsi_perception.node_logic.launch_plan",
     "lsi_perception.bag.detect, lsi_perception.bag.ground_truth",
+    "lsi_perception.predict.runner, lsi_perception.predict.sources, lsi_perception.predict.writers",
 ])
 def test_ros_free_layers_load_no_ros(modules):
     code = (f"import sys, {modules}\n"

@@ -1,8 +1,9 @@
-"""``lsi eval``: KAIST log-average miss rate of one or more results files, as a table, JSON and a plot;
-``--mot``: tracking scores (HOTA, MOTA, IDF1, ID switches) of tracks files (``eval/mot.py``).
+"""``lsi eval``: KAIST log-average miss rate (and COCO AP) of one or more results files, as a table, JSON and a
+plot; ``--mot``: tracking scores (HOTA, MOTA, IDF1, ID switches) of tracks files (``eval/mot.py``).
 
     lsi eval --annotations KAIST_annotation.json --results MBNet_result.txt MLPD_result.txt \\
              --plot curves.png --json -
+    lsi eval --metric ap --annotations llvip_test.json --results pred/results.json     # AP50, AP50:95 (pycocotools)
 
 Results files are txt (``image_id,x,y,w,h,score``, 1-based image ids) or COCO result JSON (0-based), plain
 or .gz/.xz/.bz2. With ``--json -`` the JSON goes to stdout and the table to stderr, so the output can be piped.
@@ -29,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--results", type=Path, nargs="+", required=True, metavar="RESULTS",
                         help="results files (txt image_id,x,y,w,h,score with 1-based ids, or COCO result JSON; "
                         ".gz/.xz ok); each is named by its file stem (by its file name where two stems are equal)")
+    parser.add_argument("--metric", choices=("mr", "ap", "both"), default="mr",
+                        help="mr: KAIST log-average miss rate MR^-2 (default); ap: COCO AP50:95 / AP50 / AP75 by "
+                        "pycocotools (LLVIP, FLIR and most RGB-T papers outside KAIST); both")
     parser.add_argument("--protocol", choices=[p.name for p in PROTOCOLS], default=DEFAULT_PROTOCOL,
                         help="; ".join(f"{p.name}: {p.rule}" for p in PROTOCOLS).replace("%", "%%")
                         + f" (default: {DEFAULT_PROTOCOL}, the figures published KAIST papers report)")
@@ -75,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         load_annotations,
         load_results,
     )
+    from lsi_perception.eval.ap import average_precision, format_ap_table
     from lsi_perception.eval.breakdown import error_breakdown, format_breakdown
     from lsi_perception.eval.report import format_table
 
@@ -87,21 +92,32 @@ def run(args: argparse.Namespace) -> int:
     ann = load_annotations(args.annotations)
     expansion = CALTECH_DETECTION_HEIGHT_EXPANSION if args.caltech_height_filter else None
     detections = {name: load_results(path, ann) for name, path in zip(names, args.results)}
+    want_mr, want_ap = args.metric in ("mr", "both"), args.metric in ("ap", "both")
+    if not want_mr and (args.plot or args.breakdown is not None):
+        raise ValueError("--plot and --breakdown describe the miss-rate curve: use --metric mr or both")
     results = {
         name: evaluate(ann, dets, detection_height_expansion=expansion, protocol=protocol)
         for name, dets in detections.items()
-    }
+    } if want_mr else {}
+    ap_results = {name: average_precision(ann, dets) for name, dets in detections.items()} if want_ap else {}
     breakdowns = {} if args.breakdown is None else {
         name: error_breakdown(ann, dets, args.breakdown) for name, dets in detections.items()
     }
 
     table_stream = sys.stderr if args.json == "-" else sys.stdout
-    print(format_table(results), file=table_stream)
+    if results:
+        print(format_table(results), file=table_stream)
+    if ap_results:
+        print(format_ap_table(ap_results), file=table_stream)
     for name, breakdown in breakdowns.items():
         print("\n" + format_breakdown(name, breakdown), file=table_stream)
     if args.json:
-        document = {"protocol": protocol.name, "protocol_rule": protocol.rule,
-                    "results": {name: result.to_json() for name, result in results.items()}}
+        document = {}
+        if results:
+            document = {"protocol": protocol.name, "protocol_rule": protocol.rule,
+                        "results": {name: result.to_json() for name, result in results.items()}}
+        if ap_results:
+            document["ap"] = {name: result.to_json() for name, result in ap_results.items()}
         if breakdowns:
             document["breakdown"] = {name: b.to_json() for name, b in breakdowns.items()}
         payload = json.dumps(document, indent=2)
@@ -111,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             out = Path(args.json)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(payload + "\n")
-            print(f"MR^-2 written to {out}", file=table_stream)
+            print(f"figures written to {out}", file=table_stream)
     if args.plot:
         from lsi_perception.eval.plot import plot_curves
 

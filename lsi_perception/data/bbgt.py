@@ -11,7 +11,7 @@ sanitized KAIST training labels (Li et al., BMVC 2018) use this format; so does 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HEADER = "% bbGt version=3"
@@ -27,6 +27,7 @@ class BbGtObject:
     visible_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     ignore: bool = False
     angle: float = 0.0
+    occlusion_value: int = field(default=0, compare=False)  # the occlusion field as written (0/1; 2 = heavy)
 
     @property
     def xyxy(self) -> tuple[float, float, float, float]:
@@ -53,13 +54,14 @@ def parse_bbgt(text: str, source: str = "<text>") -> list[BbGtObject]:
         visible = tuple(nums[5:9]) if len(nums) >= 9 else (0.0, 0.0, 0.0, 0.0)
         ignore = len(nums) > 9 and nums[9] != 0
         angle = nums[10] if len(nums) > 10 else 0.0
-        objects.append(BbGtObject(parts[0], box, occluded, visible, ignore, angle))  # type: ignore[arg-type]
+        objects.append(BbGtObject(parts[0], box, occluded, visible, ignore, angle,  # type: ignore[arg-type]
+                                  int(nums[4]) if len(nums) > 4 else 0))
     return objects
 
 
 def read_bbgt(path: str | Path) -> list[BbGtObject]:
     path = Path(path)
-    return parse_bbgt(path.read_text(), source=str(path))
+    return parse_bbgt(path.read_text(encoding="utf-8", errors="replace"), source=str(path))
 
 
 def format_bbgt(objects: list[BbGtObject]) -> str:

@@ -30,3 +30,14 @@ def read_thermal(path: str | Path) -> np.ndarray:
     if img.ndim == 3:
         img = img[..., 0]
     return img
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file from its header (no decode); UnreadableImageError if it has none."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return int(img.width), int(img.height)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise UnreadableImageError(f"cannot read the size of image {path}: {exc}") from exc

@@ -1,18 +1,20 @@
 """KAIST multispectral pedestrian dataset (and anything written in its layout, e.g. the synthetic drives).
 
-Layout::
+Layout of the download (``kaist-cvpr15``)::
 
-    <root>/images/setXX/VYYY/visible/IZZZZZ.jpg     RGB frame
-    <root>/images/setXX/VYYY/lwir/IZZZZZ.jpg        thermal frame, registered to the RGB one
-    <root>/annotations/setXX/VYYY/IZZZZZ.txt        bbGt v3 labels (sanitized training labels)
-    <root>/annotations_paired/...                   KAIST-Paired per-modality labels (see kaist_labels.py)
-    <root>/imageSets/train-all-02.txt               one ``setXX/VYYY/IZZZZZ`` per line
+    <root>/images/setXX/VYYY/visible/IZZZZZ.jpg             RGB frame
+    <root>/images/setXX/VYYY/lwir/IZZZZZ.jpg                thermal frame, registered to the RGB one
+    <root>/annotations-xml-new-sanitized/setXX/VYYY/IZZZZZ.xml   labels (also annotations-xml-new/, -xml-15/)
+    <root>/imageSets/train-all-02.txt                       one ``setXX/VYYY/IZZZZZ`` per line (CRLF ok)
 
-Test labels can come instead from a COCO-style JSON in the KAIST evaluation schema (``images[].im_name``,
-``annotations[].bbox`` x/y/w/h, ``ignore``), e.g. the improved test annotations (``KAIST_annotation.json``, xz copy in test/data/kaist/).
+plus, where users add them, ``annotations/`` (bbGt, or KAIST-Paired ``setXX/VYYY/{visible,lwir}/``) and
+``annotations_paired/``. Labels may also come from a COCO-style JSON in the KAIST evaluation schema, e.g.
+the improved test annotations (``KAIST_annotation.json``, xz copy in test/data/kaist/). Formats and how
+a folder's format is recognised: ``kaist_labels.py``.
 
 Labels not in ``class_names`` (``people``, ``person?``, ``cyclist``, ...) become ignore regions, as do
-objects flagged ``ignore`` and, if ``min_height`` is set, boxes shorter than it.
+objects flagged ``ignore`` and, if ``min_height`` is set, boxes shorter than it. Occlusion levels (0/1/2)
+are kept (``Sample["occlusion"]``), for the evaluator's settings.
 """
 from __future__ import annotations
 
@@ -22,13 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+from lsi_perception.eval.annotations import time_of_day_from_name
+
 from .base import PairDataset
 from .images import read_rgb, read_thermal
-from .kaist_labels import BbgtLabels, JsonLabels, NoLabels, PairedLabels, split_name
+from .kaist_labels import LabelObject, resolve_labels, split_name
 from .sample import Sample, make_targets
 
 IMAGE_EXTENSIONS = (".jpg", ".png", ".jpeg")
-ANNOTATION_SOURCES = ("auto", "bbgt", "paired", "json")
+ANNOTATION_SOURCES = ("auto", "xml", "bbgt", "paired")  # or a label folder, or a KAIST-schema JSON file
 MISSING_LABEL_POLICIES = ("empty", "skip", "error")  # a frame without a label file: no pedestrians | dropped | error
 
 
@@ -38,7 +42,7 @@ def read_image_list(path: str | Path) -> list[str]:
     Extensions and a leading ``images/`` are stripped, so lists written by other tools also work.
     """
     names = []
-    for raw in Path(path).read_text().splitlines():
+    for raw in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():  # LF or CRLF
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -66,9 +70,9 @@ class KaistDataset(PairDataset):
         image_list: image-set file; a bare name (``test-all-20.txt``) is also looked up in
             ``<root>/imageSets/``.
         class_names: positive classes; labels ``person``-like map to their index.
-        annotation_source: ``"auto"`` (bbGt files if ``<root>/annotations/`` exists), ``"bbgt"``,
-            ``"paired"`` (KAIST-Paired per-modality files, see ``kaist_labels.py``), or the path of a
-            COCO-style JSON in the KAIST eval schema.
+        annotation_source: ``"auto"`` (the first label folder of the download found, its format
+            detected), ``"xml"`` (annotations-xml-new-sanitized), ``"bbgt"``, ``"paired"`` (KAIST-Paired),
+            a label folder, or a KAIST-schema JSON file (``kaist_labels.resolve_labels``).
         transforms: callable Sample -> Sample (see ``data/transforms.py``).
         min_height: boxes shorter than this (pixels) become ignore regions (0 keeps all).
         paired_root, paired_target: where paired labels live (default ``<root>/annotations_paired``) and
@@ -107,40 +111,25 @@ class KaistDataset(PairDataset):
         if not list_path.is_file():
             raise FileNotFoundError(f"image list {image_list} not found (also looked in {self.root / 'imageSets'})")
         self.image_list_path = list_path
-        self.labels = self._label_source(annotation_source, paired_root, paired_target)
-        self.annotation_mode = self.labels.kind
+        self.labels = resolve_labels(self.root, annotation_source, paired_root, paired_target)
+        self.annotation_mode = self.label_kind = self.labels.kind
         self.missing_labels = missing_labels
-        self.names: list[str] = []
-        self._pairs: list[tuple[Path, Path]] = []
-        self.unlabelled: list[str] = []  # frames without a label file, dropped (missing_labels="skip")
+        self.list_entries = 0
         self._index_images(read_image_list(list_path))
 
     # ------------------------------------------------------------------ indexing
-    def _label_source(self, source: str | Path, paired_root: str | Path | None, paired_target: str):
-        src = str(source)
-        if src == "auto":
-            return BbgtLabels(self.root) if (self.root / "annotations").is_dir() else NoLabels()
-        if src == "bbgt":
-            return BbgtLabels(self.root)
-        if src == "paired":
-            return PairedLabels(Path(paired_root) if paired_root is not None else self.root / "annotations_paired",
-                                paired_target)
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"annotation_source {source!r} is neither 'auto', 'bbgt', 'paired' nor an existing COCO-style JSON file"
-            )
-        return JsonLabels(path)
 
     def _index_images(self, names: list[str]) -> None:
-        missing: list[str] = []
+        missing = self.missing_pairs
+        self.list_entries = len(names)
         for name in names:
             set_id, video, frame = split_name(name)
             folder = self.root / "images" / set_id / video
             rgb = _find_image(folder / "visible", frame)
             th = _find_image(folder / "lwir", frame)
             if rgb is None or th is None:
-                missing.append(str(folder / ("visible" if rgb is None else "lwir") / frame))
+                missing.append(name)
+                self.missing_modality[name] = "rgb" if rgb is None else "thermal"
                 continue
             if self.missing_labels != "empty" and self.labels.objects(name) is None:
                 if self.missing_labels == "error":
@@ -156,34 +145,42 @@ class KaistDataset(PairDataset):
         if missing:
             warnings.warn(
                 f"KaistDataset: {len(missing)} of {len(names)} entries in {self.image_list_path} have no image "
-                f"pair and are skipped (first: {missing[0]}.jpg|png)",
+                f"pair and are skipped (first: {self.root / 'images' / missing[0]}, no "
+                f"{'visible' if self.missing_modality[missing[0]] == 'rgb' else 'lwir'} image)",
                 stacklevel=3,
             )
 
-    def restrict(self, keep: Callable[[str], bool]) -> KaistDataset:
-        """Keep only the frames whose name satisfies ``keep`` (e.g. a held-out set of videos); returns self."""
-        kept = [(n, p) for n, p in zip(self.names, self._pairs) if keep(n)]
-        self.names = [n for n, _ in kept]
-        self._pairs = [p for _, p in kept]
-        self.unlabelled = [n for n in self.unlabelled if keep(n)]
-        return self
+    def describe_labels(self) -> str:
+        return self.labels.describe()
 
     # ------------------------------------------------------------------ reading
-    def _objects(self, name: str) -> list[tuple[list[float], str, bool]]:
-        """(x, y, w, h), label, ignore flag for every object of image ``name`` (none without a label file)."""
+    def _objects(self, name: str) -> list[LabelObject]:
+        """Every object of image ``name`` (none without a label file)."""
         objects = self.labels.objects(name)
         return [] if objects is None else objects
 
     def targets(self, name: str) -> dict[str, np.ndarray]:
-        boxes, labels, ignore = [], [], []
-        for (x, y, w, h), label, ign in self._objects(name):
+        """boxes (xyxy), labels, ignore and occlusion (0/1/2) of image ``name``; no image is read."""
+        boxes, labels, ignore, occlusion = [], [], [], []
+        for (x, y, w, h), label, ign, occ in self._objects(name):
             if w <= 0 or h <= 0:
                 continue
             is_class = label in self.class_names
             boxes.append([x, y, x + w, y + h])
             labels.append(self.class_names.index(label) if is_class else 0)
             ignore.append(ign or not is_class or h < self.min_height)
-        return make_targets(boxes, labels, ignore)
+            occlusion.append(occ)
+        return make_targets(boxes, labels, ignore, occlusion)
+
+    def targets_at(self, index: int) -> dict[str, np.ndarray]:
+        return self.targets(self.names[index])
+
+    def has_labels(self, index: int) -> bool:
+        return self.labels.objects(self.names[index]) is not None
+
+    def time_of_day(self, index: int) -> str:
+        """KAIST's set-number rule (set00-02, 06-08 day; 03-05, 09-11 night)."""
+        return time_of_day_from_name(self.names[index])
 
     def load(self, index: int) -> Sample:
         """The untransformed sample at ``index`` (raises UnreadableImageError for a corrupt file)."""
@@ -197,6 +194,3 @@ class KaistDataset(PairDataset):
             )
         name = self.names[index]
         return {"rgb": rgb, "thermal": thermal, **self.targets(name), "image_id": name, "index": index}
-
-    def __len__(self) -> int:
-        return len(self.names)

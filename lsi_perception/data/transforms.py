@@ -17,7 +17,7 @@ import numpy as np
 
 from ..config import PreprocessConfig
 from ..imaging import letterbox, resize_to
-from .sample import Sample
+from .sample import PER_BOX_KEYS, Sample
 
 
 def _copy(sample: Sample) -> Sample:
@@ -128,8 +128,10 @@ def _clip_boxes(s: Sample, boxes: np.ndarray, window: tuple[float, float, float,
     visible = np.where(area > 0, kept_area / np.maximum(area, 1e-6), 0.0)
     keep = visible >= min_visible
     s["boxes"] = clipped[keep].astype(np.float32)
-    s["labels"] = s["labels"][keep]
-    s["ignore"] = s["ignore"][keep] | (visible[keep] < ignore_below_visible)
+    for key in PER_BOX_KEYS:
+        if key in s:
+            s[key] = s[key][keep]
+    s["ignore"] = s["ignore"] | (visible[keep] < ignore_below_visible)
     return s
 
 

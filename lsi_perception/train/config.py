@@ -10,9 +10,14 @@ from pathlib import Path
 
 from lsi_perception.config import InferenceConfig, ModelConfig, PreprocessConfig, load_yaml_config
 from lsi_perception.data.synthetic import SyntheticConfig
+from lsi_perception.data.utokyo import LABEL_SOURCES, UTOKYO_YOLO_CLASSES
 from lsi_perception.losses.config import LossConfig
 
-DATASET_KINDS = ("kaist", "utokyo", "synthetic")
+DATASET_KINDS = ("kaist", "utokyo", "llvip", "flir", "synthetic")
+VALIDATION_METRICS = ("auto", "mr", "ap")
+# Each dataset's own metric (data.metric: auto): KAIST-style MR^-2, or COCO AP where papers report that.
+DATASET_METRICS = {"kaist": "mr", "utokyo": "mr", "synthetic": "mr", "llvip": "ap", "flir": "ap"}
+KAIST_IMPROVED = "kaist_improved"  # data.test_annotations: the improved KAIST test annotations the package ships
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 
 
@@ -42,7 +47,9 @@ class DataConfig:
     set files (a bare name is also looked up in ``<root>/imageSets/``). ``val_annotations`` is the
     COCO-style JSON the evaluator scores against; null means ``<root>/annotations/<val list stem>.json``.
     ``kind: synthetic`` generates the dataset under ``root`` on first use (``synthetic`` settings) if
-    ``root`` does not exist yet.
+    ``root`` does not exist yet. Lists per kind: KAIST / synthetic image-set files; UTokyo a file of stems
+    or ``auto`` (every frame); LLVIP a split folder (``train`` / ``test``) or a file of stems; FLIR-aligned
+    ``align_train.txt`` / ``align_validation.txt``. Layouts: lsi_perception/data/README.md.
     """
 
     kind: str = "synthetic"
@@ -51,8 +58,8 @@ class DataConfig:
     val_list: str = "test.txt"
     val_annotations: str | None = None  # relative paths are looked up in val_root too
     val_root: str | None = None  # validation images from another dataset folder (null: root)
-    train_annotations: str = "auto"  # "auto"/"bbgt" (bbGt files under <root>/annotations, e.g. the sanitized
-    #                                  labels) | "paired" (KAIST-Paired per-modality files) | path of a COCO JSON
+    train_annotations: str = "auto"  # KAIST: "auto" (the download's first label folder, format detected) |
+    #   "xml" (annotations-xml-new-sanitized) | "bbgt" | "paired" | a label folder | a KAIST-schema JSON
     paired_root: str | None = None  # KAIST-Paired label folder (null: <root>/annotations_paired)
     paired_target: str = "visible"  # box learnt from paired labels: visible | lwir | mean | union
     missing_labels: str = "skip"  # training frames without a label file: skip | empty (= no people) | error
@@ -61,8 +68,14 @@ class DataConfig:
     holdout_videos: float = 0.0  # > 0: validate on this fraction of the training videos (held out of
     #                              training, per day/night); val_list / val_annotations are then unused
     holdout_seed: int = 0
+    holdout_block: int = 50  # utokyo / llvip / flir (no video ids): frames are held out in blocks of this
+    #                          many consecutive names (sorted), as neighbouring frames are near-copies
     test_list: str | None = None  # scored once after training with best.safetensors (final report only)
-    test_annotations: str | None = None  # COCO-style JSON for test_list (relative: looked up in root too)
+    test_annotations: str | None = None  # KAIST-schema JSON for test_list (relative: looked up in root too);
+    #                                      "kaist_improved": the improved KAIST test annotations the package ships
+    label_source: str = "fir"  # utokyo: fir | rgb (YOLO labels of that band) | voc_converted | voc
+    yolo_classes: tuple[str, ...] = UTOKYO_YOLO_CLASSES  # utokyo: class name of each YOLO label index
+    metric: str = "auto"  # validation metric: mr | ap | auto (the dataset's own: ap for llvip / flir, else mr)
     normalization: str = "config"  # "config": preprocess.*_mean/_std as given | "measure": from training frames
     norm_stats_frames: int = 500  # frames of the normalization pass (evenly spread, cached)
     val_max_images: int | None = None  # evaluate on the first N validation images only (fast smoke runs)
@@ -105,8 +118,16 @@ class DataConfig:
             raise ValueError("data.holdout_videos must be in [0, 1) and data.max_unlabelled_fraction in [0, 1]")
         if self.norm_stats_frames < 1:
             raise ValueError(f"data.norm_stats_frames={self.norm_stats_frames} must be >= 1")
-        if (self.holdout_videos > 0 or self.test_list is not None) and self.kind == "utokyo":
-            raise ValueError("data.holdout_videos and data.test_list need the KAIST layout; use val_list for utokyo")
+        if self.metric not in VALIDATION_METRICS or self.label_source not in LABEL_SOURCES or self.holdout_block < 1:
+            raise ValueError(f"data.metric must be one of {', '.join(VALIDATION_METRICS)}, data.label_source one of "
+                             f"{', '.join(LABEL_SOURCES)}, data.holdout_block >= 1")
+        if not self.yolo_classes or len(set(self.yolo_classes)) != len(self.yolo_classes):
+            raise ValueError(f"data.yolo_classes={list(self.yolo_classes)} must name each YOLO class index once")
+
+    @property
+    def validation_metric(self) -> str:
+        """"mr" or "ap": ``metric``, or the dataset's own (``DATASET_METRICS``) when it is auto."""
+        return DATASET_METRICS[self.kind] if self.metric == "auto" else self.metric
 
 
 @dataclass

@@ -23,14 +23,20 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lsi_perception.config import PreprocessConfig, to_dict
 from lsi_perception.data.collate import collate_samples
+from lsi_perception.data.flir_aligned import FlirAlignedDataset, find_list
+from lsi_perception.data.images import image_size
 from lsi_perception.data.kaist import KaistDataset, read_image_list
+from lsi_perception.data.llvip import LLVIPDataset
 from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
 from lsi_perception.data.transforms import build_eval_transforms, build_train_transforms
 from lsi_perception.data.utokyo import UTokyoDataset
 from lsi_perception.eval import KaistAnnotations, annotations_from_coco, load_annotations
-from lsi_perception.train.config import DataConfig, TrainConfig
+from lsi_perception.resources import kaist_test_annotations_path
+from lsi_perception.train.config import KAIST_IMPROVED, DataConfig, TrainConfig
 from lsi_perception.train.distributed import DistInfo
-from lsi_perception.train.splits import holdout_videos, video_of
+from lsi_perception.train.splits import holdout_blocks, holdout_videos, video_of
+
+VIDEO_KINDS = ("kaist", "synthetic")  # frames named setXX/VYYY/IZZZZZ: held out by whole videos
 
 
 # ---------------------------------------------------------------------------------------------- dataset
@@ -54,21 +60,23 @@ def prepare_dataset(cfg: DataConfig, class_names: Sequence[str]) -> dict[str, An
         if val_root != root:
             _generate_if_missing(val_root, cfg.val_synthetic or cfg.synthetic)
     hint = {
-        "kaist": "download KAIST (images/, annotations/, imageSets/) and set data.root",
+        "kaist": "download KAIST (images/, annotations-xml-new-sanitized/, imageSets/; docs/kaist.md) and set data.root",
         "utokyo": "point data.root at the UTokyo ir_det_dataset folder",
+        "llvip": "point data.root at the LLVIP folder (visible/, infrared/, Annotations/)",
+        "flir": "point data.root at the FLIR-aligned folder (JPEGImages/, Annotations/, align_*.txt)",
         "synthetic": "remove the folder's remains or set data.root to a fresh path",
     }[cfg.kind]
     for what, folder in (("data.root", root), ("data.val_root", val_root)):
         if not folder.is_dir():
             raise FileNotFoundError(f"dataset root {folder} ({what}) does not exist: {hint}")
-    for what, folder, name in (("data.train_list", root, cfg.train_list), ("data.val_list", val_root, cfg.val_list)):
+    lists = [("data.train_list", root, cfg.train_list), ("data.val_list", val_root, cfg.val_list)]
+    if cfg.test_list is not None:
+        lists.append(("data.test_list", root, cfg.test_list))
+    for what, folder, name in lists:
         if what == "data.val_list" and cfg.holdout_videos > 0:
             continue  # validation comes from the training list
-        if not _resolve(folder, name).is_file():
-            raise FileNotFoundError(f"{what}={name!r} not found as a file, in {folder} or in {folder / 'imageSets'}")
-    if cfg.test_list is not None and not _resolve(root, cfg.test_list).is_file():
-        raise FileNotFoundError(f"data.test_list={cfg.test_list!r} not found as a file, in {root} or in {root / 'imageSets'}")
-    if cfg.test_annotations is not None and not _resolve(root, cfg.test_annotations).is_file():
+        _check_list(cfg.kind, what, folder, name)
+    if cfg.test_annotations not in (None, KAIST_IMPROVED) and not _resolve(root, cfg.test_annotations).is_file():
         raise FileNotFoundError(
             f"data.test_annotations={cfg.test_annotations!r} not found; give the KAIST-schema JSON of the test "
             "images (e.g. the improved test annotations, KAIST_annotation.json; see docs/kaist.md)")
@@ -81,7 +89,12 @@ def prepare_dataset(cfg: DataConfig, class_names: Sequence[str]) -> dict[str, An
                             "val_root": str(val_root), "val_list": cfg.val_list, "val_max_images": cfg.val_max_images,
                             "class_names": list(class_names)}
     if cfg.holdout_videos > 0:
-        desc["validation"] = {"held_out_videos": sorted(held_out_videos(cfg)), "fraction": cfg.holdout_videos}
+        try:
+            videos = sorted(held_out_videos(cfg))
+        except ValueError:  # too few videos: the data check names the list's real problem, or this one
+            videos = []
+        desc["validation"] = {"held_out_videos": videos, "fraction": cfg.holdout_videos,
+                              **({} if cfg.kind in VIDEO_KINDS else {"held_out_in_blocks_of": cfg.holdout_block})}
     if cfg.test_list is not None:
         desc["test_list"] = cfg.test_list
     if cfg.kind == "synthetic":
@@ -89,6 +102,20 @@ def prepare_dataset(cfg: DataConfig, class_names: Sequence[str]) -> dict[str, An
         if cfg.val_synthetic is not None:
             desc["val_synthetic"] = to_dict(cfg.val_synthetic)
     return desc
+
+
+def _check_list(kind: str, what: str, folder: Path, name: str) -> None:
+    """FileNotFoundError naming the list and where it was looked for, when ``kind`` cannot find it."""
+    if kind == "utokyo" and name == "auto":
+        return
+    if kind == "llvip" and (folder / "visible" / name).is_dir():
+        return
+    if kind == "flir":
+        find_list(folder, name)
+        return
+    if not _resolve(folder, name).is_file():
+        places = f"in {folder} or in {folder / 'imageSets'}" if kind in VIDEO_KINDS else f"in {folder}"
+        raise FileNotFoundError(f"{what}={name!r} not found as a file, {places}")
 
 
 def _generate_if_missing(root: Path, cfg: SyntheticConfig) -> None:
@@ -118,7 +145,10 @@ def test_annotations_path(cfg: DataConfig) -> Path | None:
 
 
 def _annotations_json(root: Path, explicit: str | None, image_list: str) -> Path | None:
-    """``explicit`` (looked up in ``root`` too), else ``<root>/annotations/<image list stem>.json`` if it exists."""
+    """``explicit`` (looked up in ``root`` too; ``kaist_improved``: the package's copy of the improved KAIST
+    test annotations), else ``<root>/annotations/<image list stem>.json`` if it exists."""
+    if explicit == KAIST_IMPROVED:
+        return kaist_test_annotations_path()
     if explicit is not None:
         return _resolve(root, explicit)
     default = root / "annotations" / f"{Path(image_list).stem}.json"
@@ -126,54 +156,89 @@ def _annotations_json(root: Path, explicit: str | None, image_list: str) -> Path
 
 
 def held_out_videos(cfg: DataConfig) -> set[str]:
-    """The training-list videos kept for validation (empty when ``data.holdout_videos`` is 0)."""
-    if cfg.holdout_videos <= 0:
+    """The training-list videos kept for validation (KAIST layout; empty when ``data.holdout_videos`` is 0)."""
+    if cfg.holdout_videos <= 0 or cfg.kind not in VIDEO_KINDS:
         return set()
     return holdout_videos(read_image_list(_resolve(Path(cfg.root), cfg.train_list)), cfg.holdout_videos,
                           cfg.holdout_seed)
 
 
+def _dataset(cfg: DataConfig, root: Path, image_list: str, class_names: Sequence[str], transforms, train: bool,
+             annotations: str | Path | None = None, missing: str = "empty"):
+    """One dataset of ``cfg.kind``; ``train`` applies ``data.min_height``; ``missing`` is the missing-label
+    policy (training labels: ``data.missing_labels``; evaluation sets: frames without a file are empty)."""
+    min_height = cfg.min_height if train else 0.0
+    if cfg.kind == "utokyo":
+        return UTokyoDataset(root, None if image_list == "auto" else _resolve(root, image_list), class_names,
+                             cfg.label_source, transforms, cfg.yolo_classes, min_height, missing)
+    if cfg.kind == "llvip":
+        return LLVIPDataset(root, image_list, class_names, transforms, min_height, missing)
+    if cfg.kind == "flir":
+        return FlirAlignedDataset(root, image_list, class_names, transforms, min_height, missing)
+    return KaistDataset(root, _resolve(root, image_list), class_names, annotations or "auto", transforms,
+                        min_height=min_height, paired_root=cfg.paired_root, paired_target=cfg.paired_target,
+                        missing_labels=missing)
+
+
 def build_dataset(cfg: DataConfig, split: str, class_names: Sequence[str], transforms) -> Dataset:
     """The ``split`` ("train" | "val" | "test") dataset of ``cfg.kind``; unreadable entries are warned
-    about and skipped. With ``data.holdout_videos``, "train" and "val" are disjoint sets of videos of
-    the training list, both labelled by the training labels."""
-    held = held_out_videos(cfg)
+    about and skipped. With ``data.holdout_videos`` > 0, "train" and "val" are disjoint parts of the training
+    list (whole videos for KAIST layouts, blocks of ``holdout_block`` consecutive frames otherwise), both
+    labelled by the training labels."""
+    root = Path(cfg.root)
     if split == "test":
-        ann = _resolve(Path(cfg.root), cfg.test_annotations) if cfg.test_annotations else "auto"
-        return KaistDataset(cfg.root, _resolve(Path(cfg.root), cfg.test_list or ""), class_names, ann, transforms)
-    root = Path(cfg.root) if split == "train" or held else cfg.val_root_path
-    image_list = _resolve(root, cfg.train_list if split == "train" or held else cfg.val_list)
-    if cfg.kind == "utokyo":
-        return UTokyoDataset(root, image_list, class_names, transforms=transforms,
-                             min_height=cfg.min_height if split == "train" else 0.0)
-    if split == "train" or held:
-        train = split == "train"
-        dataset = KaistDataset(root, image_list, class_names, cfg.train_annotations, transforms,
-                               min_height=cfg.min_height if train else 0.0, paired_root=cfg.paired_root,
-                               paired_target=cfg.paired_target, missing_labels=cfg.missing_labels)
-        return dataset.restrict(lambda name: (video_of(name) in held) != train) if held else dataset
-    ann = val_annotations_path(cfg)
-    return KaistDataset(root, image_list, class_names, ann if ann is not None else "auto", transforms)
+        ann = test_annotations_path(cfg)
+        return _dataset(cfg, root, cfg.test_list or "", class_names, transforms, False, ann)
+    held = cfg.holdout_videos > 0
+    if not held and split == "val":
+        ann = val_annotations_path(cfg)
+        return _dataset(cfg, cfg.val_root_path, cfg.val_list, class_names, transforms, False, ann)
+    train = split == "train"
+    annotations = cfg.train_annotations if cfg.kind in VIDEO_KINDS else None
+    dataset = _dataset(cfg, root, cfg.train_list, class_names, transforms, train, annotations, cfg.missing_labels)
+    if not held:
+        return dataset
+    if cfg.kind in VIDEO_KINDS:
+        videos = held_out_videos(cfg)
+        return dataset.restrict(lambda name: (video_of(name) in videos) != train)
+    names = holdout_blocks(list(dataset.names) + list(dataset.unlabelled), cfg.holdout_videos, cfg.holdout_seed,
+                           cfg.holdout_block)
+    return dataset.restrict(lambda name: (name in names) != train)
+
+
+def held_out_names(cfg: DataConfig, dataset) -> list[str]:
+    """For the log and provenance: the held-out videos (KAIST layouts) or the first held-out frames."""
+    if cfg.kind in VIDEO_KINDS:
+        return sorted(held_out_videos(cfg))
+    return sorted(dataset.names)[:5]
 
 
 def annotations_from_dataset(dataset: Dataset) -> KaistAnnotations:
-    """Evaluator ground truth from a dataset's own (untransformed) labels, for sets without a KAIST JSON.
+    """Evaluator ground truth from a dataset's own labels (``ground_truth_document``)."""
+    return annotations_from_coco(ground_truth_document(dataset), "<dataset labels>")
 
-    Heights are box heights and occlusion is "none" (such sets rarely annotate it); ignore flags carry
-    over. Time of day follows the KAIST set-number rule of the image names ("unknown" otherwise).
-    """
+
+def ground_truth_document(dataset: Dataset) -> dict[str, Any]:
+    """A dataset's own labels as a KAIST-schema annotation document (what ``lsi eval --annotations`` reads);
+    no image is decoded (sizes from the files' headers).
+
+    Heights are box heights; occlusion levels, ignore flags and the time of day are the dataset's own
+    (``occlusion`` 0 and the KAIST set-number rule, else "unknown", where it does not say)."""
     images, annotations = [], []
     for i in range(len(dataset)):  # type: ignore[arg-type]
-        sample = dataset.load(i)  # type: ignore[attr-defined]
-        h, w = sample["rgb"].shape[:2]
-        images.append({"id": i, "im_name": sample["image_id"], "width": w, "height": h})
-        for box, ignore in zip(sample["boxes"], sample["ignore"]):
+        targets = dataset.targets_at(i)  # type: ignore[attr-defined]
+        w, h = image_size(dataset.pair_paths(i)[0])  # type: ignore[attr-defined]
+        image = {"id": i, "im_name": dataset.names[i], "width": w, "height": h}  # type: ignore[attr-defined]
+        time = dataset.time_of_day(i)  # type: ignore[attr-defined]
+        if time in ("day", "night"):
+            image["time_of_day"] = time
+        images.append(image)
+        for box, ignore, occ in zip(targets["boxes"], targets["ignore"], targets["occlusion"]):
             x0, y0, x1, y1 = (float(v) for v in box)
             annotations.append({"id": len(annotations), "image_id": i, "category_id": 1,
-                                "bbox": [x0, y0, x1 - x0, y1 - y0], "height": y1 - y0, "occlusion": 0,
+                                "bbox": [x0, y0, x1 - x0, y1 - y0], "height": y1 - y0, "occlusion": int(occ),
                                 "ignore": int(bool(ignore))})
-    return annotations_from_coco({"images": images, "annotations": annotations,
-                                  "categories": [{"id": 1, "name": "person"}]}, "<dataset labels>")
+    return {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]}
 
 
 class SeededAugmentation(Dataset):

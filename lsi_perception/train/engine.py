@@ -289,6 +289,44 @@ def score_detections(annotations, detections: Mapping[str, np.ndarray], protocol
     return evaluate_detections(annotations, detections, settings=settings, protocol=protocol)
 
 
+@dataclass(frozen=True)
+class SelectionMetric:
+    """The validation figure that picks ``best.safetensors``: ``key`` of the metrics dict, and its direction."""
+
+    key: str
+    lower_is_better: bool
+
+    def loss(self, metrics: Mapping[str, float]) -> float:
+        """Lower is better; a missing or NaN figure is +inf (never "best" over a real one)."""
+        value = float(metrics.get(self.key, math.nan))
+        if math.isnan(value):
+            return math.inf
+        return value if self.lower_is_better else -value
+
+
+METRIC_SELECTION = {"mr": SelectionMetric("mr_reasonable_all", True), "ap": SelectionMetric("ap50_all", False)}
+
+
+def validation_metrics(annotations, detections: Mapping[str, np.ndarray], metric: str,
+                       protocol: str = VALIDATION_PROTOCOL, reasonable_min_height: float = 55.0) -> dict[str, float]:
+    """``predict_loader``'s detections scored with the dataset's metric: "mr" (Reasonable MR all / day /
+    night, ``mr_reasonable_*``) or "ap" (COCO AP50 and AP50:95 all / day / night, ``ap50_*``, ``ap_*``)."""
+    if metric == "mr":
+        return reasonable_mr_metrics(score_detections(annotations, detections, protocol, reasonable_min_height))
+    if metric != "ap":
+        raise ValueError(f"validation metric {metric!r} must be 'mr' or 'ap'")
+    from lsi_perception.eval.ap import average_precision
+
+    result = average_precision(annotations, detections)
+    return {f"{k}_{t}": float(v[k]) for t, v in result.ap.items() for k in ("ap50", "ap")}
+
+
+def format_validation(metrics: Mapping[str, float], metric: str) -> str:
+    """One log line: "Reasonable MR all 12.30% day ..." or "AP50 all 81.20% ..."."""
+    keys = ("mr_reasonable", "Reasonable MR") if metric == "mr" else ("ap50", "AP50")
+    return keys[1] + " " + " ".join(f"{t} {metrics.get(f'{keys[0]}_{t}', math.nan):.2f}%" for t in ("all", "day", "night"))
+
+
 def reasonable_mr_metrics(result: EvalResult) -> dict[str, float]:
     """Reasonable-setting MR (percent) for all / day / night: the numbers logged and compared for "best"."""
     return {f"mr_reasonable_{time_}": float(result.mr["reasonable"][time_]) for time_ in ("all", "day", "night")}

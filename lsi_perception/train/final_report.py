@@ -20,7 +20,7 @@ from lsi_perception.eval import load_annotations, write_results_txt
 from lsi_perception.train.config import TrainConfig
 from lsi_perception.train.data import (
     _Collate,
-    annotations_from_dataset,
+    ground_truth_document,
     restrict_annotations,
     test_annotations_path,
 )
@@ -28,12 +28,12 @@ from lsi_perception.train.engine import (
     VALIDATION_PROTOCOL,
     AmpSettings,
     predict_loader,
-    reasonable_mr_metrics,
-    score_detections,
+    validation_metrics,
 )
 
 REPORT_FILE = "test_metrics.json"
 RESULTS_FILE = "test_results.txt"
+GROUND_TRUTH_FILE = "test_annotations.json"  # the test set's own labels, where no annotation file was given
 
 
 def final_test_report(cfg: TrainConfig, checkpoint: Path, device: torch.device, amp: AmpSettings,
@@ -49,23 +49,29 @@ def final_test_report(cfg: TrainConfig, checkpoint: Path, device: torch.device, 
         annotations = load_annotations(ann_path)
         if set(annotations.im_names) != set(dataset.names):
             annotations = restrict_annotations(annotations, set(dataset.names))
-    else:
-        annotations = annotations_from_dataset(dataset)
+    else:  # written beside the results, so the rescore command below works on any dataset
+        ann_path = checkpoint.parent / GROUND_TRUTH_FILE
+        ann_path.write_text(json.dumps(ground_truth_document(dataset)) + "\n")
+        annotations = load_annotations(ann_path)
     loader = DataLoader(dataset, batch_size=cfg.runtime.batch_size, shuffle=False,
                         num_workers=cfg.runtime.workers, collate_fn=_Collate(meta.preprocess))
     detections = predict_loader(net.to(device), loader, inference, device, amp)
-    result = score_detections(annotations, detections, VALIDATION_PROTOCOL)
+    metric = cfg.data.validation_metric
+    scores = validation_metrics(annotations, detections, metric, VALIDATION_PROTOCOL)
+    if metric == "ap":  # the MR beside it, as KAIST papers give it
+        scores.update(validation_metrics(annotations, detections, "mr", VALIDATION_PROTOCOL))
     results_path = write_results_txt(checkpoint.parent / RESULTS_FILE, annotations, detections)
     report = {
         "test_list": cfg.data.test_list, "images": len(dataset), "checkpoint": str(checkpoint),
         "checkpoint_step": meta.provenance.get("step"), "validation": meta.provenance.get("metrics", {}),
-        **reasonable_mr_metrics(result),
+        **scores,
+        "metric": metric,
         "protocol": VALIDATION_PROTOCOL,
         "results_file": str(results_path),
     }
     if ann_path is not None:  # the same figures, plus where the errors come from, at the model's operating point
         report["rescore_command"] = (
             f"lsi eval --annotations {ann_path} --results {results_path} --protocol {VALIDATION_PROTOCOL} "
-            f"--breakdown {meta.inference.score_threshold:g}")
+            f"--breakdown {meta.inference.score_threshold:g}" + (" --metric both" if metric == "ap" else ""))
     (checkpoint.parent / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
     return report

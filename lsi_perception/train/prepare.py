@@ -1,7 +1,7 @@
 """What the trainer checks and measures on the training set before building anything else (rank 0):
-the label-coverage report and its plausibility errors, the held-out validation videos, and (with
-``data.normalization: measure``) the normalization constants, which replace ``preprocess``'s so the
-checkpoint carries them. Also the one-line advice on the backbone learning rate.
+the data check (``datacheck.py``: every split read as training reads it, counted, refused when it would
+train on nothing), and (with ``data.normalization: measure``) the normalization constants, which replace
+``preprocess``'s so the checkpoint carries them. Also the one-line advice on the backbone learning rate.
 """
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lsi_perception.data.coverage import check_coverage, label_coverage
-from lsi_perception.data.kaist import KaistDataset
 from lsi_perception.train.config import TrainConfig
-from lsi_perception.train.data import build_dataset, held_out_videos
+from lsi_perception.train.data import build_dataset
+from lsi_perception.train.datacheck import check_data
 from lsi_perception.train.norm_stats import cached_normalization
 
 
@@ -21,19 +20,17 @@ def prepare_training_set(cfg: TrainConfig, run_dir: Path, log: Callable[[str], N
                          ) -> tuple[TrainConfig, dict[str, Any]]:
     """(cfg with the normalization to train with, facts for the checkpoint provenance).
 
-    Raises ValueError when the label coverage is implausible (see ``data/coverage.py``).
+    Raises ValueError when the data check finds a problem (see ``datacheck.py``).
     """
     data = cfg.data
     info: dict[str, Any] = {}
+    check = check_data(cfg)
+    log(check.report())
+    check.raise_for_problems()
+    train_cov = check.splits[0].coverage
+    info["label_coverage"] = {k: v for k, v in dataclasses.asdict(train_cov).items()
+                              if k not in ("first_unlabelled", "first_missing")}
     dataset = build_dataset(data, "train", cfg.model.class_names, None)
-    held = held_out_videos(data)
-    if held:
-        log(f"validation: {len(held)} video(s) held out of {data.train_list}: {', '.join(sorted(held))}")
-    if isinstance(dataset, KaistDataset):
-        coverage = label_coverage(dataset)
-        log(coverage.report())
-        check_coverage(coverage, data.max_unlabelled_fraction, data.missing_labels)
-        info["label_coverage"] = {k: v for k, v in dataclasses.asdict(coverage).items() if k != "first_unlabelled"}
     if data.normalization == "measure":
         stats, path, cached = cached_normalization(dataset, data.root, run_dir, data.norm_stats_frames,
                                                    cfg.preprocess.thermal)

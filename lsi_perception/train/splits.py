@@ -40,3 +40,18 @@ def holdout_videos(names: Iterable[str], fraction: float, seed: int = 0) -> set[
             "video(s) per time of day, fewer than 2; set data.holdout_videos=0 and give data.val_list"
         )
     return held
+
+
+def holdout_blocks(names: Iterable[str], fraction: float, seed: int = 0, block: int = 50) -> set[str]:
+    """For datasets without video ids (UTokyo, LLVIP, FLIR-aligned): the sorted names cut into blocks of
+    ``block`` consecutive frames, and ``round(fraction * blocks)`` of them (at least one, never all) drawn
+    with ``random.Random(seed)``; returns the held-out names. Same names, same split."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"holdout fraction {fraction} must be in (0, 1)")
+    ordered = sorted(set(names))
+    blocks = [ordered[i:i + block] for i in range(0, len(ordered), block)]
+    if len(blocks) < 2:
+        raise ValueError(f"cannot hold out frames for validation: {len(ordered)} frames make {len(blocks)} block(s) of "
+                         f"data.holdout_block={block}; lower data.holdout_block or give data.val_list")
+    k = min(max(1, round(fraction * len(blocks))), len(blocks) - 1)
+    return {name for i in sorted(random.Random(seed).sample(range(len(blocks)), k)) for name in blocks[i]}

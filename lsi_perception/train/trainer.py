@@ -50,15 +50,17 @@ from lsi_perception.train.config import TrainConfig
 from lsi_perception.train.data import build_train_loader, build_val_loader, prepare_dataset
 from lsi_perception.train.ema import ModelEMA
 from lsi_perception.train.engine import (
+    METRIC_SELECTION,
     VALIDATION_PROTOCOL,
     AmpSettings,
     LoopState,
     StepContext,
     TrainingObjective,
-    reasonable_mr_metrics,
+    format_validation,
+    predict_loader,
     resolve_amp,
     train_one_epoch,
-    validate_model,
+    validation_metrics,
 )
 from lsi_perception.train.final_report import final_test_report
 from lsi_perception.train.optim import build_optimizer, warmup_cosine
@@ -152,6 +154,7 @@ class Trainer:
         self.scaler.load_state_dict(saved["scaler"])
         self.state = LoopState(step=saved["step"], epoch=saved["epoch"], epoch_step=saved["epoch_step"],
                                best_mr=saved["best_mr"], history=list(saved.get("history", [])))
+        # best_mr holds the selection loss: the MR, or minus AP50 (engine.SelectionMetric.loss)
         rng = saved["rng"][self.dist.rank] if self.dist.rank < len(saved["rng"]) else saved["rng"][0]
         set_rng_state(rng)
         self._log_main(f"resumed from {path} at step {self.state.step} (epoch {self.state.epoch}, "
@@ -214,14 +217,14 @@ class Trainer:
                   lambda path: torch.save(state, path), best)
 
     def _validate(self) -> dict[str, float]:
-        """Reasonable MR all/day/night on rank 0, shared with every rank."""
+        """The dataset's validation metric (Reasonable MR or AP50, all/day/night) on rank 0, shared with every rank."""
         metrics: dict[str, float] = {}
         if self.dist.is_main and self.val_loader is not None:
             tic = time.perf_counter()
-            result = validate_model(self._eval_net(), self.val_loader, self.val_annotations, self._eval_inference(),
-                              self.device, self.amp, blank=self.blanked_modality,
-                              reasonable_min_height=self.cfg.runtime.eval_reasonable_min_height)
-            metrics = reasonable_mr_metrics(result)
+            detections = predict_loader(self._eval_net(), self.val_loader, self._eval_inference(), self.device,
+                                        self.amp, self.blanked_modality)
+            metrics = validation_metrics(self.val_annotations, detections, self.cfg.data.validation_metric,
+                                         reasonable_min_height=self.cfg.runtime.eval_reasonable_min_height)
             metrics["val_seconds"] = time.perf_counter() - tic
         metrics = dist_utils.broadcast_object(metrics, self.dist)  # type: ignore[assignment]
         return metrics
@@ -313,16 +316,17 @@ class Trainer:
                     record = {"step": self.state.step, "epoch": self.state.epoch, **metrics}
                     self.state.history.append(record)
                     self._scalars({f"val/{k}": v for k, v in metrics.items()}, self.state.step)
-                    mr = metrics.get("mr_reasonable_all", math.inf)
-                    best = mr < self.state.best_mr or not (self.run_dir / BEST).exists()
-                    self.state.best_mr = min(self.state.best_mr, mr)
+                    loss = METRIC_SELECTION[cfg.data.validation_metric].loss(metrics)
+                    best = loss < self.state.best_mr or not (self.run_dir / BEST).exists()
+                    self.state.best_mr = min(self.state.best_mr, loss)
                     if self.dist.is_main:
                         with (self.run_dir / "metrics.jsonl").open("a") as fh:
                             fh.write(strict_json({**record, "protocol": VALIDATION_PROTOCOL}) + "\n")
+                        metric = cfg.data.validation_metric
                         self._log_main(
-                            f"step {self.state.step} epoch {self.state.epoch}: Reasonable MR ({VALIDATION_PROTOCOL} protocol) "
-                            + " ".join(f"{t} {metrics.get(f'mr_reasonable_{t}', math.nan):.2f}%"
-                                       for t in ("all", "day", "night")))
+                            f"step {self.state.step} epoch {self.state.epoch}: "
+                            + format_validation(metrics, metric)
+                            + (f" ({VALIDATION_PROTOCOL} protocol)" if metric == "mr" else " (COCO, pycocotools)"))
                 if epoch_done or self.state.step >= stop_at:
                     self._save(metrics, best=best)
         finally:
@@ -337,5 +341,5 @@ class Trainer:
         if self.dist.is_main and cfg.data.test_list is not None and self.state.step >= self.total_steps:
             report = final_test_report(cfg, self.run_dir / BEST, self.device, self.amp, self._eval_inference())
             self._log_main(f"test set {cfg.data.test_list} (final report, {BEST} from step {report['checkpoint_step']}): "
-                           + " ".join(f"{t} {report[f'mr_reasonable_{t}']:.2f}%" for t in ("all", "day", "night")))
+                           + format_validation(report, cfg.data.validation_metric))
         return metrics
