@@ -54,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
     from lsi_perception.eval import load_annotations
     from lsi_perception.pipeline.processor import PairProcessor
+    from lsi_perception.pipeline.tracking import PairTracker
     from lsi_perception.predict.runner import run_predict
     from lsi_perception.predict.sources import NAMING_PRESETS, VideoPairs, is_video, pair_folders
-    from lsi_perception.pipeline.tracking import PairTracker
     from lsi_perception.predict.tracking import TrackStage, TracksWriter
     from lsi_perception.predict.writers import OverlayWriter, ResultsWriter
 
