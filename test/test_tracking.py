@@ -187,3 +187,15 @@ def test_messages_without_a_header_are_tracked_through_track():
     assert outcome.stamp_ns is None and outcome.track_ids is None
     processor.track(outcome, START)
     assert outcome.stamp_ns == START and (outcome.track_ids > 0).all()
+
+
+def test_the_overlay_draws_the_track_id_before_the_label():
+    from lsi_perception.pipeline.overlay import draw_overlay
+
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    boxes, scores = np.array([[20, 30, 60, 110]], np.float32), np.array([0.9], np.float32)
+    plain = draw_overlay(rgb, boxes, scores, ["person"])
+    assert (draw_overlay(rgb, boxes, scores, ["person"], ids=[""]) == plain).all()
+    tracked = draw_overlay(rgb, boxes, scores, ["person"], ids=["17"])
+    assert (tracked != plain).any()  # "#17 person 0.90" is a wider label than "person 0.90"
+    assert (tracked[:, 20:] != 0).any(axis=(0, 2)).nonzero()[0].max() > (plain[:, 20:] != 0).any(axis=(0, 2)).nonzero()[0].max()

@@ -120,14 +120,7 @@ def run(args: argparse.Namespace) -> int:
             document["ap"] = {name: result.to_json() for name, result in ap_results.items()}
         if breakdowns:
             document["breakdown"] = {name: b.to_json() for name, b in breakdowns.items()}
-        payload = json.dumps(document, indent=2)
-        if args.json == "-":
-            print(payload)
-        else:
-            out = Path(args.json)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(payload + "\n")
-            print(f"figures written to {out}", file=table_stream)
+        _write_json(args.json, document, "figures", table_stream)
     if args.plot:
         from lsi_perception.eval.plot import plot_curves
 
@@ -147,12 +140,18 @@ def run_mot(args: argparse.Namespace) -> int:
     table_stream = sys.stderr if args.json == "-" else sys.stdout
     print(format_mot_table(results), file=table_stream)
     if args.json:
-        payload = json.dumps({"results": {name: r.to_json() for name, r in results.items()}}, indent=2)
-        if args.json == "-":
-            print(payload)
-        else:
-            out = Path(args.json)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(payload + "\n")
-            print(f"tracking scores written to {out}", file=table_stream)
+        _write_json(args.json, {"results": {name: r.to_json() for name, r in results.items()}}, "tracking scores",
+                    table_stream)
     return 0
+
+
+def _write_json(target: str, document: dict, what: str, table_stream) -> None:
+    """``document`` as JSON to stdout (``target`` "-") or to the file ``target``, saying so on ``table_stream``."""
+    payload = json.dumps(document, indent=2)
+    if target == "-":
+        print(payload)
+        return
+    out = Path(target)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(payload + "\n")
+    print(f"{what} written to {out}", file=table_stream)
