@@ -207,3 +207,18 @@ def test_the_node_loads_the_params_file_calibrate_writes(tmp_path):
     finally:
         rclpy.try_shutdown(context=context)
     np.testing.assert_allclose(got, fit.as_parameter(), rtol=0, atol=1e-12)
+
+
+def test_lsi_calibrate_check_reads_pairs_from_a_bag(tmp_path, capsys):
+    from lsi_perception.bag.from_dataset import dataset_to_bag
+    from lsi_perception.bag.pairs import sample_pairs
+    from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
+
+    generate_dataset(tmp_path / "drive", SyntheticConfig(frames=4, frames_per_drive=4, height=128, width=160,
+                                                         test_fraction=0.0, misalignment_jitter=0.0, seed=4))
+    dataset_to_bag(tmp_path / "drive", tmp_path / "bag", progress=False)
+    pairs = sample_pairs(tmp_path / "bag", 2)
+    assert len(pairs) == 2 and pairs[0][0].shape == (128, 160, 3) and pairs[0][1].shape == (128, 160)
+    assert main(["calibrate", "check", "--bag", str(tmp_path / "bag"), "--homography", "1", "0", "0", "0", "1", "0",
+                 "0", "0", "1", "--pairs", "2", "--search-px", "4", "--overlay", str(tmp_path / "check.png")]) in (0, 1)
+    assert "over 2 pair(s)" in capsys.readouterr().out and (tmp_path / "check.png").is_file()
