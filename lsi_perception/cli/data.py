@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-DATASETS = ("kaist", "utokyo", "llvip", "flir", "synthetic")
+DATASETS = ("kaist", "utokyo", "llvip", "flir")  # layouts as downloaded (the synthetic world is generated)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

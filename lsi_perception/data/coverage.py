@@ -131,7 +131,8 @@ def coverage_problems(cov: LabelCoverage, max_unlabelled_fraction: float, missin
             f"(first: {', '.join(cov.first_missing)}); the layout is read half: check that both modality folders "
             "are unpacked where the dataset's layout expects them (lsi_perception/data/README.md)")
     if cov.entries == 0:
-        problems.append("the image list names no frame: check data.train_list / val_list / test_list")
+        if training:
+            problems.append("the image list names no frame: check data.train_list")
     elif cov.frames == 0:
         problems.append(f"none of the {cov.entries} list entries has an image pair: the list matches no file under "
                         "data.root (wrong root, or a list of another dataset)")

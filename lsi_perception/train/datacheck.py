@@ -85,6 +85,10 @@ def check_data(cfg: TrainConfig, splits: tuple[str, ...] = ("train", "val", "tes
         if split != "train" and cov.frames and cov.positives == 0 and cov.labelled:
             check.problems.append(f"the {cov.frames} {split} frames hold no pedestrian box: its MR / AP would be "
                                   "undefined; check the split's labels")
+        if split == "val" and cov.entries == 0:
+            check.problems.append("the validation split names no frame: check data.val_list (or data.holdout_videos)")
+        if split == "test" and cov.entries == 0:
+            result.notes.append(f"the test list {data.test_list} names no frame: the final report will score nothing")
         result.splits.append(check)
         if split == "val" and held:
             result.notes.append(f"validation held out of {data.train_list}: {', '.join(held_out_names(data, dataset))}"
