@@ -162,3 +162,23 @@ def test_bag_detect_cli_registers_with_the_homography_and_writes_evaluator_resul
     back = load_results(results, ann)
     for index, stamp in enumerate(sorted(result.ground_truth)):
         np.testing.assert_allclose(back[index], result.detections[stamp].to_xywh_score(), atol=1e-4)
+
+
+def test_bag_detect_track_writes_track_ids_and_scores_them_against_the_ground_truth_identities(dataset, detector,
+                                                                                               tmp_path):
+    from lsi_perception.bag.ground_truth import ground_truth_annotations
+    from lsi_perception.pipeline.detection_codec import read_detection_array
+
+    bag = tmp_path / "in_bag"
+    dataset_to_bag(dataset, bag, FromDatasetConfig(), progress=False)
+    result = detect_bag(bag, detector, tmp_path / "out_bag", DetectConfig(track=True), progress=False)
+    ann = ground_truth_annotations(result.ground_truth, result.frames, result.image_size)
+    assert (ann.gt_track_ids >= 1).any()  # from-dataset carried the synthetic track_id into /ground_truth
+    with BagReader(tmp_path / "out_bag") as out:
+        ids = [i for m in out.messages() for i in read_detection_array(m.msg).ids]
+    assert ids and all(i == "" or i.isdigit() for i in ids) and any(i.isdigit() for i in ids)
+    assert result.mot_result is not None and result.mot_result.scores["all"]["gt_ids"] >= 1
+
+    untracked = detect_bag(bag, detector, tmp_path / "plain_bag", progress=False)
+    assert untracked.mot_result is None
+    assert all(not i for arr in untracked.detections.values() for i in arr.ids)

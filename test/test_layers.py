@@ -24,7 +24,7 @@ LAYERS = {
     "backends": 6,
     "inference": 7, "train": 7,
     "pipeline": 8,
-    "node_logic": 9, "predict": 9,
+    "node_logic": 9, "predict": 9, "calibration": 9,
     "bag": 10, "ros": 10,
     "demo": 11, "bench": 11,
     "cli": 12,

@@ -36,7 +36,7 @@ share_files() {
 }
 
 inputs_hash() {
-  { cat "$ROOT"/requirements/ml.txt "$ROS_REQUIREMENTS" "$ROOT"/tools/setup_venv.sh "$ROOT"/setup.py "$ROOT"/setup.cfg \
+  { cat "$ROOT"/requirements/ml.txt "$ROOT"/requirements/ml-nodeps.txt "$ROS_REQUIREMENTS" "$ROOT"/tools/setup_venv.sh "$ROOT"/setup.py "$ROOT"/setup.cfg \
       "$ROOT"/fallback_interfaces/vision_msgs/CMakeLists.txt "$ROOT"/fallback_interfaces/vision_msgs/msg/*.msg
     echo "$DISTRO"; share_files; } | sha256sum | cut -d' ' -f1
 }
@@ -71,12 +71,17 @@ if [[ ! -x $VENV/bin/python ]]; then
   "$PYTHON" -m venv "$VENV"
 fi
 # pip -q, minus this machine's warnings about absent local index folders.
+# Also minus the resolver's note that trackeval (installed --no-deps, requirements/ml-nodeps.txt) lacks opencv-python.
 pip_install() {
-  "$VENV/bin/python" -m pip --disable-pip-version-check -q install "$@" 2> >(grep -v "is ignored: it is neither" >&2)
+  "$VENV/bin/python" -m pip --disable-pip-version-check -q install "$@" 2> >(awk '
+    /is ignored: it is neither/ || /^trackeval [^ ]+ requires opencv-python/ { next }
+    /^ERROR: pip.s dependency resolver does not currently/ { held = $0; next }
+    { if (held != "") { print held; held = "" } print }' >&2)
 }
 pip_install --upgrade "pip>=24" "setuptools>=70,<80" wheel
 log "installing the ML stack (torch, timm, ...) and the ROS 2 $DISTRO wheels"
 pip_install -r "$ROOT/requirements/ml.txt" -r "$ROS_REQUIREMENTS"
+pip_install --no-deps -r "$ROOT/requirements/ml-nodeps.txt"
 
 # The ROS wheels were built in an image whose Python lived in /opt/python/cp3XX-cp3XX; their exported
 # CMake targets still name its include directories. Point them at this venv's real ones.

@@ -9,7 +9,9 @@ kind and reported, never published as "nobody there". Each pair's Detection2DArr
 header, is written to a new bag at the RGB message's bag time (optionally with the node's overlay
 image). An image that never pairs gives no output, as with the node's default ``missing_modality:
 wait``. When the bag has ground truth on ``/ground_truth`` the KAIST MR table is computed against it
-(frames without output count as frames with no detections; ``bag.ground_truth``).
+(frames without output count as frames with no detections; ``bag.ground_truth``). With ``track`` the
+node's tracker (``pipeline.tracking``, by message stamps) gives each detection its track id in
+``Detection2D.id``, and ground truth carrying identities is scored for tracking too (HOTA, MOTA, IDF1).
 
 Decoding uses the package's codec; the node uses cv_bridge when it is installed, which gives the same
 arrays (``ros.decoding``).
@@ -30,9 +32,10 @@ from lsi_perception.pipeline.detection_codec import BoxArray, read_detection_arr
 from lsi_perception.pipeline.processor import PairProcessor, draw_outcome
 from lsi_perception.pipeline.stamps import NS_PER_S, stamp_to_ns
 from lsi_perception.pipeline.sync import ApproximateTimePolicy
+from lsi_perception.pipeline.tracking import PairTracker
 
 from .convert import detection_array_message, image_message
-from .ground_truth import evaluate_against_ground_truth, frames_index
+from .ground_truth import evaluate_against_ground_truth, evaluate_tracks_against_ground_truth, frames_index
 from .reader import BagReader
 from .typestore import COMPRESSED_IMAGE, DETECTION_2D_ARRAY, IMAGE
 from .writer import BagWriter
@@ -53,6 +56,7 @@ class DetectConfig:
     storage: str = "mcap"
     overwrite: bool = False
     salvage: bool = False
+    track: bool = False  # the node's tracking: true (track ids in Detection2D.id)
 
 
 @dataclass
@@ -69,6 +73,7 @@ class DetectResult:
     frames: list[tuple[int, str, str]] = field(default_factory=list)  # (stamp, im_name, time_of_day)
     image_size: tuple[int, int] | None = None  # (width, height) of the RGB images
     eval_result: object | None = None  # lsi_perception.eval.EvalResult when ground truth exists
+    mot_result: object | None = None  # lsi_perception.eval.mot.MotResult with track and ground-truth identities
     skipped: list[tuple[int, str, str]] = field(default_factory=list)  # (RGB stamp, kind, why): no output
 
     @property
@@ -113,7 +118,7 @@ def detect_bag(bag: str | Path, detector, out: str | Path, cfg: DetectConfig | N
     """
     cfg = cfg or DetectConfig()
     result = DetectResult(Path(out))
-    processor = PairProcessor(detector, cfg.thermal_to_rgb_homography)
+    processor = PairProcessor(detector, cfg.thermal_to_rgb_homography, tracker=PairTracker() if cfg.track else None)
     policy = ApproximateTimePolicy(2, cfg.queue_size, round(cfg.slop_s * NS_PER_S))
     with BagReader(bag, salvage=cfg.salvage) as reader:
         rgb_topic, thermal_topic = pick_image_topics(reader.topics, cfg.rgb_topic, cfg.thermal_topic)
@@ -144,6 +149,9 @@ def detect_bag(bag: str | Path, detector, out: str | Path, cfg: DetectConfig | N
     if result.ground_truth:
         result.eval_result = evaluate_against_ground_truth(result.ground_truth, result.detections, result.frames,
                                                            result.image_size)
+        if cfg.track:
+            result.mot_result = evaluate_tracks_against_ground_truth(result.ground_truth, result.detections,
+                                                                     result.frames, result.image_size)
     return result
 
 
@@ -156,7 +164,7 @@ def _detect_pair(processor: PairProcessor, rgb_msg, thermal_msg, bag_time: int, 
         return
     dets = outcome.detections
     result.image_size = result.image_size or (outcome.rgb.shape[1], outcome.rgb.shape[0])
-    array = detection_array_message(stamp, frame_id, dets.boxes, dets.scores, dets.names())
+    array = detection_array_message(stamp, frame_id, dets.boxes, dets.scores, dets.names(), outcome.ids)
     writer.write(cfg.output_topic, bag_time, array)
     result.detections[stamp] = read_detection_array(array)
     if cfg.overlay_topic:

@@ -81,6 +81,7 @@ class GroundTruthBox:
     occlusion: int
     ignore: bool
     height: float
+    track_id: int | None = None  # the person's identity across the sequence, where the annotations give it
 
 
 @dataclass
@@ -162,7 +163,7 @@ def attach_ground_truth(root: Path, frames: list[Frame]) -> None:
             x, y, w, h = ann["bbox"]
             frame.gt.append(GroundTruthBox((x, y, x + w, y + h), categories.get(ann.get("category_id", 1), "person"),
                                            int(ann.get("occlusion", 0)), bool(ann.get("ignore", 0)),
-                                           float(ann.get("height", h))))
+                                           float(ann.get("height", h)), ann.get("track_id")))
     for frame in frames:
         if frame.time_of_day not in ("day", "night"):
             frame.time_of_day = time_of_day_from_name(frame.name)
@@ -237,7 +238,7 @@ def dataset_to_bag(root: str | Path, out: str | Path, cfg: FromDatasetConfig | N
                 boxes = np.array([g.box_xyxy for g in gt], np.float64).reshape(-1, 4)
                 bag.write(cfg.ground_truth_topic, stamp, detection_array_message(
                     stamp, cfg.rgb_frame_id, boxes, [1.0] * len(gt), [g.label for g in gt],
-                    [gt_attributes(g.occlusion, g.ignore, g.height) for g in gt]))
+                    [gt_attributes(g.occlusion, g.ignore, g.height, g.track_id) for g in gt]))
         counts = dict(bag.counts)
     duration = (max(e[0] for e in events) - min(e[0] for e in events)) / NS_PER_S
     if not has_gt:

@@ -3,11 +3,14 @@
 Ground truth and detections are both Detection2DArray per frame, keyed by the RGB stamp (ns); the
 ground-truth convention (category in ``class_id``, attributes in ``id``) is
 ``pipeline.detection_codec``'s. Image names and day/night come from the frame index that
-``lsi bag from-dataset`` stores in the bag's metadata (``FRAMES_KEY``).
+``lsi bag from-dataset`` stores in the bag's metadata (``FRAMES_KEY``). With tracks (``lsi bag detect
+--track``) and ground-truth identities (``track=`` in the attributes), tracking scores too (``eval.mot``).
 """
 from __future__ import annotations
 
 import json
+
+import numpy as np
 
 from lsi_perception.eval import KaistAnnotations, annotations_from_coco
 from lsi_perception.pipeline.detection_codec import BoxArray
@@ -54,6 +57,7 @@ def ground_truth_annotations(ground_truth: dict[int, BoxArray], frames: list[tup
                 "category_id": 1 if label == "person" else 2,
                 "height": float(attrs.get("height", h)), "occlusion": int(attrs.get("occlusion", 0)),
                 "ignore": int(attrs.get("ignore", 0)),
+                **({"track_id": int(attrs["track"])} if "track" in attrs else {}),
             })
     coco = {"images": images, "annotations": annotations,
             "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "ignore-region"}]}
@@ -73,3 +77,27 @@ def evaluate_against_ground_truth(ground_truth: dict[int, BoxArray], detections:
 
     ann = ground_truth_annotations(ground_truth, frames, image_size)
     return evaluate(ann, detections_by_image(ground_truth, detections), protocol=BAG_EVAL_PROTOCOL)
+
+
+def tracks_by_image(ground_truth: dict[int, BoxArray], detections: dict[int, BoxArray]) -> dict:
+    """{0-based image index (ground-truth stamp order): (N, 6) x, y, w, h, score, track id} of tracked
+    detections (``Detection2D.id`` = track id; an empty id is track 0, which tracking scores leave out)."""
+    out = {}
+    for i, stamp in enumerate(sorted(ground_truth)):
+        if stamp in detections:
+            dets = detections[stamp]
+            ids = np.array([int(t) if t.isdigit() else 0 for t in dets.ids], np.float64)
+            out[i] = np.concatenate([dets.to_xywh_score(), ids[:, None]], axis=1)
+    return out
+
+
+def evaluate_tracks_against_ground_truth(ground_truth: dict[int, BoxArray], detections: dict[int, BoxArray],
+                                         frames: list[tuple[int, str, str]] | None = None,
+                                         image_size: tuple[int, int] | None = None):
+    """Tracking scores (``eval.mot``) of tracked detections, or None when the ground truth has no identities."""
+    from lsi_perception.eval.mot import TrackTable, evaluate_mot
+
+    ann = ground_truth_annotations(ground_truth, frames, image_size)
+    if not (ann.gt_track_ids >= 0).any():
+        return None
+    return evaluate_mot(ann, TrackTable.from_mapping(ann, tracks_by_image(ground_truth, detections)))

@@ -108,6 +108,10 @@ def _add_detect(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="bag folder to create for the detections")
     p.add_argument("--results", type=Path, default=None, help="also write a KAIST results txt (needs ground truth)")
     p.add_argument("--overlay", action="store_true", help=f"also write annotated RGB images on /{OVERLAY_TOPIC}")
+    p.add_argument("--track", action="store_true", help="track pedestrians as the node's tracking:=true does "
+                   "(Detection2D.id = track id); with identities in /ground_truth, print HOTA / MOTA / IDF1 too")
+    p.add_argument("--tracks", type=Path, default=None, metavar="TXT", help="with --track: also write the tracks "
+                   "(image_id,x,y,w,h,score,track_id) for lsi eval --mot (needs ground truth)")
     p.add_argument("--rgb-topic", default=d.rgb_topic)
     p.add_argument("--thermal-topic", default=d.thermal_topic)
     p.add_argument("--slop", type=float, default=d.slop_s, help="pairing tolerance in seconds (node default)")
@@ -128,7 +132,9 @@ def _run_detect(args: argparse.Namespace) -> int:
     cfg = DetectConfig(rgb_topic=args.rgb_topic, thermal_topic=args.thermal_topic, slop_s=args.slop,
                        queue_size=args.queue_size, thermal_to_rgb_homography=tuple(args.thermal_to_rgb_homography),
                        overlay_topic=f"/{OVERLAY_TOPIC}" if args.overlay else None,
-                       overwrite=args.overwrite, salvage=args.salvage)
+                       overwrite=args.overwrite, salvage=args.salvage, track=args.track)
+    if args.tracks is not None and not args.track:
+        raise ValueError("--tracks needs --track (tracks are written only when pedestrians are tracked)")
     result = detect_bag(args.bag, detector, args.out, cfg)
     unpaired = result.rgb_messages - result.pairs
     print(f"wrote {result.out}: {result.pairs} Detection2DArray on {cfg.output_topic} from {result.rgb_messages} RGB / "
@@ -145,8 +151,17 @@ def _run_detect(args: argparse.Namespace) -> int:
         if args.results is not None:
             _write_results(args.results, result)
             print(f"results written to {args.results}")
-    elif args.results is not None:
-        print("no /ground_truth in the bag: --results skipped", file=sys.stderr)
+        if result.mot_result is not None:
+            from lsi_perception.eval.mot import format_mot_table
+
+            print(format_mot_table({Path(str(checkpoint)).stem: result.mot_result}))
+        elif args.track:
+            print("/ground_truth has no identities (track=): no tracking scores", file=sys.stderr)
+        if args.tracks is not None:
+            _write_tracks(args.tracks, result)
+            print(f"tracks written to {args.tracks}")
+    elif args.results is not None or args.tracks is not None:
+        print("no /ground_truth in the bag: --results / --tracks skipped", file=sys.stderr)
     return 0
 
 
@@ -157,6 +172,15 @@ def _write_results(path: Path, result) -> None:
 
     ann = ground_truth_annotations(result.ground_truth, result.frames, result.image_size)
     write_results_txt(path, ann, detections_by_image(result.ground_truth, result.detections))
+
+
+def _write_tracks(path: Path, result) -> None:
+    """Tracks txt (1-based image index in ground-truth stamp order, as ``--results``) for ``lsi eval --mot``."""
+    from lsi_perception.bag.ground_truth import ground_truth_annotations, tracks_by_image
+    from lsi_perception.eval.mot import write_tracks_txt
+
+    ann = ground_truth_annotations(result.ground_truth, result.frames, result.image_size)
+    write_tracks_txt(path, ann, tracks_by_image(result.ground_truth, result.detections))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``lsi eval``: KAIST log-average miss rate (and COCO AP) of one or more results files, as a table, JSON and a plot.
+"""``lsi eval``: KAIST log-average miss rate (and COCO AP) of one or more results files, as a table, JSON and a
+plot; ``--mot``: tracking scores (HOTA, MOTA, IDF1, ID switches) of tracks files (``eval/mot.py``).
 
     lsi eval --annotations KAIST_annotation.json --results MBNet_result.txt MLPD_result.txt \\
              --plot curves.png --json -
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "eval",
-        help="KAIST log-average miss rate (MR^-2) of detection results files",
+        help="KAIST log-average miss rate (MR^-2) of detection results files; --mot: tracking scores of tracks files",
         description="Evaluate detection results with the KAIST multispectral benchmark protocol: MR^-2 (%) "
         "for Reasonable, Reasonable small, Reasonable occ heavy, All, Near/Medium/Far and the occlusion settings, "
         "on all/day/night images.",
@@ -49,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "/ missed, detections true / duplicate / loose / on people out of scope / on background, "
                         "and the median box-size bias, by time of day and for isolated vs crowded pedestrians "
                         "(Reasonable setting; lsi_perception/eval/breakdown.py)")
+    parser.add_argument("--mot", action="store_true",
+                        help="score pedestrian tracks instead (TrackEval: HOTA, MOTA, IDF1, ID switches): RESULTS are "
+                        "tracks files (image_id,x,y,w,h,score,track_id; lsi bag detect --track --tracks) and the "
+                        "annotations must carry track_id (lsi_perception/eval/mot.py)")
+    parser.add_argument("--mot-setting", default="all", choices=[s.name for s in SETTINGS],
+                        help="with --mot: the KAIST setting whose pedestrians count (others are distractors; default all)")
     parser.set_defaults(func=run)
 
 
@@ -76,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     from lsi_perception.eval.breakdown import error_breakdown, format_breakdown
     from lsi_perception.eval.report import format_table
 
+    if args.mot:
+        return run_mot(args)
     if args.breakdown is not None and not 0.0 <= args.breakdown <= 1.0:
         raise ValueError(f"--breakdown {args.breakdown}: a score threshold in [0, 1], e.g. the model's 0.55")
     names = result_names(args.results)
@@ -111,17 +120,38 @@ def run(args: argparse.Namespace) -> int:
             document["ap"] = {name: result.to_json() for name, result in ap_results.items()}
         if breakdowns:
             document["breakdown"] = {name: b.to_json() for name, b in breakdowns.items()}
-        payload = json.dumps(document, indent=2)
-        if args.json == "-":
-            print(payload)
-        else:
-            out = Path(args.json)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(payload + "\n")
-            print(f"figures written to {out}", file=table_stream)
+        _write_json(args.json, document, "figures", table_stream)
     if args.plot:
         from lsi_perception.eval.plot import plot_curves
 
         path = plot_curves(results, args.plot, setting=args.plot_setting)
         print(f"FPPI / miss-rate curves written to {path}", file=table_stream)
     return 0
+
+
+def run_mot(args: argparse.Namespace) -> int:
+    """``lsi eval --mot``: tracking scores of each tracks file, as a table and optionally JSON."""
+    from lsi_perception.eval import load_annotations
+    from lsi_perception.eval.mot import evaluate_mot, format_mot_table, load_tracks
+
+    names = result_names(args.results)
+    ann = load_annotations(args.annotations)
+    results = {name: evaluate_mot(ann, load_tracks(path, ann), args.mot_setting) for name, path in zip(names, args.results)}
+    table_stream = sys.stderr if args.json == "-" else sys.stdout
+    print(format_mot_table(results), file=table_stream)
+    if args.json:
+        _write_json(args.json, {"results": {name: r.to_json() for name, r in results.items()}}, "tracking scores",
+                    table_stream)
+    return 0
+
+
+def _write_json(target: str, document: dict, what: str, table_stream) -> None:
+    """``document`` as JSON to stdout (``target`` "-") or to the file ``target``, saying so on ``table_stream``."""
+    payload = json.dumps(document, indent=2)
+    if target == "-":
+        print(payload)
+        return
+    out = Path(target)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(payload + "\n")
+    print(f"{what} written to {out}", file=table_stream)

@@ -7,7 +7,7 @@
     lsi predict --rgb drive_rgb.mp4 --thermal drive_thermal.mp4 --out pred/
 
 Writes ``results.txt`` (KAIST), ``results.json`` (COCO), ``images.json`` (the image index, without
-``--annotations``) and ``overlays/``; every pair goes through the node's ``pipeline.PairProcessor``
+``--annotations``), ``overlays/`` and, with ``--track``, ``tracks.txt`` (``lsi eval --mot``); every pair goes through the node's ``pipeline.PairProcessor``
 (see lsi_perception/predict/).
 """
 from __future__ import annotations
@@ -40,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "--annotations FILE --results OUT/results.txt` scores them")
     p.add_argument("--no-overlays", action="store_true", help="do not write overlay images")
     p.add_argument("--max-pairs", type=int, default=None, help="stop after this many pairs")
+    p.add_argument("--track", action="store_true", help="track pedestrians as the node's tracking:=true does (track "
+                   "ids on the overlays, tracks.txt for lsi eval --mot); pairs are stamped from the frame number that "
+                   "ends their name, at --fps; each sequence (the name without its last part) is a new timeline")
+    p.add_argument("--fps", type=float, default=20.0, help="with --track: the frame rate of the frame numbers "
+                   "(default %(default)s, KAIST's)")
     add_detector_arguments(p)
     p.set_defaults(func=run)
 
@@ -49,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
     from lsi_perception.eval import load_annotations
     from lsi_perception.pipeline.processor import PairProcessor
+    from lsi_perception.pipeline.tracking import PairTracker
     from lsi_perception.predict.runner import run_predict
     from lsi_perception.predict.sources import NAMING_PRESETS, VideoPairs, is_video, pair_folders
+    from lsi_perception.predict.tracking import TrackStage, TracksWriter
     from lsi_perception.predict.writers import OverlayWriter, ResultsWriter
 
     videos = is_video(args.rgb), is_video(args.thermal)
@@ -76,9 +83,12 @@ def run(args: argparse.Namespace) -> int:
     sinks = [ResultsWriter(args.out, detector.class_names, annotations, keys)]  # keys checked before any work
     if not args.no_overlays:
         sinks.append(OverlayWriter(args.out))
-    processor = PairProcessor(detector, processor_homography)
+    processor = PairProcessor(detector, processor_homography, tracker=PairTracker() if args.track else None)
+    stages = [TrackStage(processor, args.fps)] if args.track else []
+    if args.track:
+        sinks.append(TracksWriter(args.out, sinks[0]))
     pairs = islice(source, total)
-    summary = run_predict(pairs, processor, sinks, total=total)
+    summary = run_predict(pairs, processor, sinks, stages=stages, total=total)
     print(f"{summary.detected} of {summary.pairs} pairs detected ({summary.detections} detections), "
           f"{summary.pairs_per_second:.2f} pairs/s with {detector.describe()} ({checkpoint.name})")
     if summary.skipped:

@@ -15,7 +15,9 @@ Output (``generate_dataset``)::
     <root>/images/setXX/VYYY/{visible,lwir}/IZZZZZ.jpg
     <root>/annotations/setXX/VYYY/IZZZZZ.txt        bbGt v3, for KaistDataset(annotation_source="bbgt")
     <root>/annotations/{train,test}.json            KAIST eval schema (im_name, height, occlusion, ignore,
-                                                    area, images[].time_of_day) for the evaluator
+                                                    area, images[].time_of_day) for the evaluator, plus each
+                                                    person's track_id (unique in the dataset, kept across
+                                                    the frames of its drive) for tracking scores
     <root>/imageSets/{train,test}.txt
 
 KAIST naming: day drives go to set00-02 (train) / set06-08 (test), night drives to set03-05 / set09-11.
@@ -188,6 +190,7 @@ def generate_dataset(root: str | Path, cfg: SyntheticConfig | None = None) -> Ge
     coco = {s: _coco_skeleton(cfg, s) for s in ("train", "test")}
     lists: dict[str, list[str]] = {"train": [], "test": []}
     positives = {"train": 0, "test": 0}
+    track_ids: dict[tuple[int, int], int] = {}  # (drive, person within it) -> track_id, unique in the dataset
     start = time.perf_counter()
     for plan in plans:
         for frame in generate_drive(cfg, plan):
@@ -210,7 +213,7 @@ def generate_dataset(root: str | Path, cfg: SyntheticConfig | None = None) -> Ge
                 c["annotations"].append({
                     "id": len(c["annotations"]), "image_id": image_id, "category_id": 1, "bbox": [x1, y1, w, h],
                     "height": h, "occlusion": o.occlusion, "ignore": int(o.ignore), "area": round(w * h, 2),
-                    "track_id": o.track_id,
+                    "track_id": track_ids.setdefault((plan.index, o.track_id), len(track_ids) + 1),
                 })
                 bbgt.append(BbGtObject("person", (x1, y1, w, h), o.occlusion > 0, (0.0, 0.0, 0.0, 0.0), o.ignore))
                 positives[plan.split] += int(not o.ignore)

@@ -5,7 +5,7 @@ Schema (the KAIST test annotation file, and what ``lsi_perception.data.synthetic
     {"images": [{"id": 0, "im_name": "set06/V000/I00019", "width": 640, "height": 512,
                  "time_of_day": "day"}, ...],           # width/height/time_of_day optional
      "annotations": [{"id": 0, "image_id": 0, "bbox": [x, y, w, h], "height": 50, "occlusion": 0,
-                      "ignore": 0, "category_id": 1}, ...],  # id/height/occlusion/ignore/category_id optional
+                      "ignore": 0, "category_id": 1, "track_id": 7}, ...],  # all but image_id/bbox optional
      "categories": [{"id": 1, "name": "person"}, ...]}       # optional
 
 Images keep the file's order: that order is what the 1-based image ids of txt result files count.
@@ -56,6 +56,8 @@ class KaistAnnotations:
         gt_ignore: [M] bool ignore regions (``ignore`` flag, or a category other than person).
         gt_ids: [M] int64 the annotation ``id`` (-1 where the file gives none); only the reference
             protocol looks at it (see protocol.py).
+        gt_track_ids: [M] int64 the person's identity across a sequence, ``track_id`` (-1 where the file
+            gives none; KAIST gives none, the synthetic world does); only tracking scores (mot.py) use it.
     """
 
     source: str
@@ -70,6 +72,7 @@ class KaistAnnotations:
     gt_occlusion: np.ndarray
     gt_ignore: np.ndarray
     gt_ids: np.ndarray
+    gt_track_ids: np.ndarray
 
     @property
     def num_images(self) -> int:
@@ -156,6 +159,7 @@ def annotations_from_coco(data: Any, source: str = "<memory>") -> KaistAnnotatio
         gt_occlusion=gt["occlusion"],
         gt_ignore=gt["ignore"],
         gt_ids=gt["ids"],
+        gt_track_ids=gt["track_ids"],
     )
 
 
@@ -225,6 +229,7 @@ def _parse_annotations(annotations: Sequence[Any], id_to_index: dict[int, int], 
     occlusion = np.empty(n, dtype=np.int64)
     ignore = np.empty(n, dtype=bool)
     ids = np.full(n, -1, dtype=np.int64)
+    track_ids = np.full(n, -1, dtype=np.int64)
     for k, ann in enumerate(annotations):
         where = f"annotations[{k}]"
         if not isinstance(ann, Mapping):
@@ -249,12 +254,18 @@ def _parse_annotations(annotations: Sequence[Any], id_to_index: dict[int, int], 
             if not _is_int(annotation_id) or annotation_id < 0:
                 raise fail(where, f"'id' must be a non-negative integer, got {annotation_id!r}")
             ids[k] = annotation_id
+        track_id = ann.get("track_id")
+        if track_id is not None:
+            if not _is_int(track_id) or track_id < 0:
+                raise fail(where, f"'track_id' must be a non-negative integer, got {track_id!r}")
+            track_ids[k] = track_id
         image[k] = id_to_index[image_id]
         boxes[k] = bbox
         height[k] = box_height
         occlusion[k] = occ
         ignore[k] = bool(flag) or ann.get("category_id") in non_person
-    return {"image": image, "boxes": boxes, "height": height, "occlusion": occlusion, "ignore": ignore, "ids": ids}
+    return {"image": image, "boxes": boxes, "height": height, "occlusion": occlusion, "ignore": ignore, "ids": ids,
+            "track_ids": track_ids}
 
 
 def _is_int(value: Any) -> bool:

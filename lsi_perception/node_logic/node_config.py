@@ -27,6 +27,7 @@ from lsi_perception.pipeline.defaults import (
     RGB_TOPIC,
     SLOP_S,
     THERMAL_TOPIC,
+    TIME_JUMP_THRESHOLD_S,
 )
 
 # Former parameters, now remaps: a params file still setting them gets a warning naming the remap.
@@ -60,7 +61,7 @@ class NodeConfig:
                          lo=0.0, hi=10.0)
     queue_size: int = _param(QUEUE_SIZE, "Approximate-time sync: messages kept per topic while waiting for a partner", lo=1, hi=1000)
     time_jump_threshold: float = _param(
-        1.0, "Stamps going back by more than this (s) are a time jump (bag loop, /clock reset, simulator restart): "
+        TIME_JUMP_THRESHOLD_S, "Stamps going back by more than this (s) are a time jump (bag loop, /clock reset, simulator restart): "
         "the pairing is reset and detection resumes with the next pair; smaller steps back are dropped as out of order",
         lo=0.001, hi=1e9)
     worker_queue_depth: int = _param(1, "Synced pairs waiting for inference; when full the oldest is dropped (latest pair wins)",
@@ -92,6 +93,8 @@ class NodeConfig:
     # ---- outputs
     publish_overlay: bool = _param(False, "Always publish detections/image; when false it is published only while subscribed",
                                    runtime=True)
+    tracking: bool = _param(False, "Track pedestrians across pairs (ByteTrack, by message stamps): Detection2D.id carries "
+                            "the track id (empty until a track is confirmed); false = ids stay empty")
     # ---- robustness
     stale_timeout: float = _param(1.0, "Seconds without a message after which a stream counts as stale (diagnostics WARN)",
                                   lo=0.05, hi=3600.0)

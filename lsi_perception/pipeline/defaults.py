@@ -16,6 +16,8 @@ LABEL_INFO_TOPIC = "label_info"
 # Approximate-time pairing of the RGB and thermal streams.
 SLOP_S = 0.05  # largest stamp difference between paired images
 QUEUE_SIZE = 10  # messages kept per stream while waiting for a partner
+# Stamps going back further than this (s) are a new timeline (bag loop, /clock reset): pairing and tracks reset.
+TIME_JUMP_THRESHOLD_S = 1.0
 
 # thermal pixels -> RGB pixels, row-major 3x3; identity = co-aligned cameras of the same size
 IDENTITY_HOMOGRAPHY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)

@@ -2,9 +2,11 @@
 
 The package's topic contract: one Detection2D per box, center + size in RGB pixels, one hypothesis with
 ``class_id`` = the class name and its score, every Detection2D stamped with the array's header, ``id``
-empty. Ground truth in bags (``/ground_truth``) uses the same message: the KAIST category in
-``class_id`` (``person``, ``people``, ``person?``, ``cyclist``), score 1, and the evaluation attributes in
-``id`` as ``occlusion=<0|1|2>;ignore=<0|1>;height=<px>`` (:func:`gt_attributes`, :attr:`BoxArray.attributes`).
+the track id (decimal text) with tracking on (``pipeline.tracking``), else empty; empty too for a detection
+no confirmed track owns yet. Ground truth in bags (``/ground_truth``) uses the same message: the KAIST
+category in ``class_id`` (``person``, ``people``, ``person?``, ``cyclist``), score 1, and the evaluation
+attributes in ``id`` as ``occlusion=<0|1|2>;ignore=<0|1>;height=<px>[;track=<person id>]``
+(:func:`gt_attributes`, :attr:`BoxArray.attributes`).
 
 Messages are built from a ``types`` mapping (ROS type name -> class): rclpy's message classes
 (``ros.messages.RCLPY_TYPES``) or the rosbags typestore's (``bag.typestore.typestore().types``); both take
@@ -33,7 +35,7 @@ class BoxArray:
     """The content of one Detection2DArray as arrays (N boxes).
 
     boxes: float32 [N, 4] xyxy pixels; scores: float32 [N]; labels: N class names; ids: N
-    ``Detection2D.id`` strings (empty for detections).
+    ``Detection2D.id`` strings (track ids or empty for detections, attributes for ground truth).
     """
 
     stamp_ns: int
@@ -56,9 +58,11 @@ class BoxArray:
         return np.concatenate([xyxy_to_xywh(self.boxes.astype(np.float64)), self.scores[:, None]], axis=1)
 
 
-def gt_attributes(occlusion: int, ignore: bool, height: float) -> str:
-    """The ``Detection2D.id`` string of a ground-truth box (parsed back by :func:`parse_attributes`)."""
-    return f"occlusion={int(occlusion)};ignore={int(bool(ignore))};height={float(height):g}"
+def gt_attributes(occlusion: int, ignore: bool, height: float, track_id: int | None = None) -> str:
+    """The ``Detection2D.id`` string of a ground-truth box (parsed back by :func:`parse_attributes`);
+    ``track_id``: the person's identity across the drive, where the dataset records it."""
+    text = f"occlusion={int(occlusion)};ignore={int(bool(ignore))};height={float(height):g}"
+    return text if track_id is None else f"{text};track={int(track_id)}"
 
 
 def parse_attributes(text: str) -> dict[str, float]:

@@ -4,7 +4,9 @@ The per-pair work of the ``lsi_detector`` node and of ``lsi bag detect``, writte
 
 1. decode each message (``image_codec``: every listed encoding, row padding, endianness, jpeg / png16);
 2. warp thermal into the RGB frame with the rig's homography (``alignment``);
-3. run the ``Detector`` (boxes in RGB pixels).
+3. run the ``Detector`` (boxes in RGB pixels);
+4. with a ``tracking.PairTracker``, give each detection its track id, by the pair's stamp (the RGB header's,
+   else the thermal one's; a message without a header is not tracked: call ``track`` with a stamp instead).
 
 Either message may be None (the missing-modality ``blank`` policy, ``defaults.MISSING_MODALITY_POLICIES``):
 the Detector then sees that modality blanked, and a thermal-only pair is aligned to ``rgb_hw`` (the last
@@ -34,6 +36,8 @@ from lsi_perception.pipeline.image_codec import (
     thermal_as_rgb,
 )
 from lsi_perception.pipeline.overlay import draw_overlay
+from lsi_perception.pipeline.stamps import stamp_to_ns
+from lsi_perception.pipeline.tracking import PairTracker, track_id_strings
 
 MessageToArray = Callable[[Any], tuple[np.ndarray, str]]  # an Image / CompressedImage -> (pixels, encoding)
 SKIP_KINDS = ("decode", "alignment", "inference")
@@ -53,13 +57,21 @@ class PairOutcome:
     """What ``PairProcessor.process`` made of one pair: detections, or ``skipped`` saying why not.
 
     ``rgb`` / ``thermal`` are the decoded images (thermal registered to RGB; None when blanked or not
-    reached).
+    reached). ``stamp_ns``: the pair's stamp (None when its messages have no header); ``track_ids``: one per
+    detection with tracking on (``tracking.NO_TRACK`` where unconfirmed), else None.
     """
 
     detections: Any | None = None  # lsi_perception.inference.Detections
     rgb: np.ndarray | None = None
     thermal: np.ndarray | None = None
     skipped: Skipped | None = None
+    stamp_ns: int | None = None
+    track_ids: np.ndarray | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        """Each detection's ``Detection2D.id``: its track id as text, empty where it has none."""
+        return track_id_strings(self.track_ids, len(self.detections) if self.detections is not None else 0)
 
     @property
     def missing(self) -> str | None:
@@ -77,20 +89,22 @@ class PairProcessor:
     ``homography``: row-major 3x3 thermal -> RGB (identity: the images must have the same size).
     ``to_array``: how a message becomes pixels; the package codec by default (the node passes its
     cv_bridge-backed one, ``ros.decoding.message_to_array``, which gives the same arrays).
+    ``tracker``: a ``tracking.PairTracker`` to give detections track ids (None: no tracking).
     """
 
     def __init__(self, detector, homography: Sequence[float] = IDENTITY_HOMOGRAPHY,
-                 to_array: MessageToArray = message_to_array) -> None:
+                 to_array: MessageToArray = message_to_array, tracker: PairTracker | None = None) -> None:
         self.detector = detector
         self.aligner = ThermalAligner(homography)
         self._to_array = to_array
+        self.tracker = tracker
 
     def decode(self, rgb_msg: Any | None, thermal_msg: Any | None, rgb_hw: tuple[int, int] | None = None
                ) -> PairOutcome:
         """Steps 1-2: the decoded, registered images, or ``skipped`` (decode / alignment)."""
         if rgb_msg is None and thermal_msg is None:
             raise ValueError("a pair needs at least one of rgb_msg and thermal_msg")
-        out = PairOutcome()
+        out = PairOutcome(stamp_ns=_stamp_of(rgb_msg if rgb_msg is not None else thermal_msg))
         stream = "rgb"
         try:
             out.rgb = as_rgb(*self._to_array(rgb_msg)) if rgb_msg is not None else None
@@ -106,7 +120,7 @@ class PairProcessor:
         return out
 
     def detect(self, decoded: PairOutcome) -> PairOutcome:
-        """Step 3 on a ``decode`` result (unchanged when it was skipped)."""
+        """Steps 3-4 on a ``decode`` result (unchanged when it was skipped)."""
         if decoded.skipped is not None:
             return decoded
         try:
@@ -115,7 +129,18 @@ class PairProcessor:
             decoded.skipped = Skipped("decode", f"pair skipped: {exc}")
         except RuntimeError as exc:  # e.g. CUDA out of memory, NaN outputs: the next pair may work
             decoded.skipped = Skipped("inference", f"inference failed: {exc}", failure=True)
+        if decoded.skipped is None and decoded.stamp_ns is not None:
+            self.track(decoded, decoded.stamp_ns)
         return decoded
+
+    def track(self, outcome: PairOutcome, stamp_ns: int) -> PairOutcome:
+        """Step 4 alone: ``outcome.track_ids`` for a detected pair stamped ``stamp_ns`` (no-op without a
+        tracker). For consumers whose pairs carry no header (image folders: a stamp from the frame rate)."""
+        if self.tracker is not None and outcome.detections is not None:
+            dets = outcome.detections
+            outcome.stamp_ns = int(stamp_ns)
+            outcome.track_ids = self.tracker.update(stamp_ns, dets.boxes, dets.scores)
+        return outcome
 
     def process(self, rgb_msg: Any | None, thermal_msg: Any | None, rgb_hw: tuple[int, int] | None = None
                 ) -> PairOutcome:
@@ -129,4 +154,10 @@ def draw_outcome(outcome: PairOutcome, fps: float | None = None) -> np.ndarray:
     dets = outcome.detections
     base = outcome.rgb if outcome.rgb is not None else thermal_as_rgb(outcome.thermal)
     note = f"{outcome.missing} missing" if outcome.missing else None
-    return draw_overlay(base, dets.boxes, dets.scores, dets.names(), fps, note)
+    return draw_overlay(base, dets.boxes, dets.scores, dets.names(), fps, note, outcome.ids)
+
+
+def _stamp_of(msg: Any) -> int | None:
+    """A message's ``header.stamp`` in ns, None when it has no header (e.g. an image read from a file)."""
+    header = getattr(msg, "header", None)
+    return stamp_to_ns(header.stamp) if header is not None else None

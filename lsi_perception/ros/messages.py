@@ -31,9 +31,11 @@ RCLPY_TYPES = {f"{cls.__module__.split('.')[0]}/msg/{cls.__name__}": cls for cls
     PoseWithCovariance, Pose, Point, Quaternion)}
 
 
-def detections_to_msg(header: Header, boxes: np.ndarray, scores: np.ndarray, names: Sequence[str]) -> Detection2DArray:
-    """Detection2DArray stamped with ``header`` from xyxy RGB-pixel boxes (``pipeline.detection_codec``)."""
-    return detection_array(RCLPY_TYPES, header, boxes, scores, names)
+def detections_to_msg(header: Header, boxes: np.ndarray, scores: np.ndarray, names: Sequence[str],
+                      ids: Sequence[str] | None = None) -> Detection2DArray:
+    """Detection2DArray stamped with ``header`` from xyxy RGB-pixel boxes (``pipeline.detection_codec``);
+    ``ids``: each Detection2D's ``id`` (the track id with tracking on)."""
+    return detection_array(RCLPY_TYPES, header, boxes, scores, names, ids)
 
 
 def label_info_msg(header: Header, class_names: Sequence[str], threshold: float) -> LabelInfo:

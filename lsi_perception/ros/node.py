@@ -18,6 +18,9 @@ publishing run on one inference thread fed through a ``LatestWinsQueue`` so late
 thread survives any exception; after ``health.MAX_CONSECUTIVE_FAILURES`` in a row the node goes through
 error processing (``on_error``) to unconfigured. What diagnostics say and why: ``monitor`` / ``health``.
 
+Tracks (``tracking: true``): the processor's ``pipeline.tracking.PairTracker`` gives each detection its
+track id by the pairs' stamps; it goes out in ``Detection2D.id`` and on the overlay.
+
 Missing modality (``missing_modality``, see ``pipeline.defaults``): ``wait`` (default) publishes nothing
 while a stream is stale; ``blank`` keeps detecting on the live stream with the other blanked
 (diagnostics stay at WARN).
@@ -51,6 +54,7 @@ from lsi_perception.pipeline.defaults import (
 )
 from lsi_perception.pipeline.processor import PairProcessor, draw_outcome
 from lsi_perception.pipeline.stamps import stamp_to_ns
+from lsi_perception.pipeline.tracking import PairTracker, TrackingConfig
 from lsi_perception.ros import decoding, pairing, parameters
 from lsi_perception.ros.messages import detections_to_msg, image_msg, label_info_msg
 from lsi_perception.ros.node_diagnostics import STREAMS, NodeDiagnostics
@@ -163,7 +167,8 @@ class LsiDetectorNode(NodeDiagnostics, LifecycleNode):
             time_jump_threshold=self.config.time_jump_threshold, on_time_jump=self._on_time_jump)
         self.get_logger().info(
             f"active: {topics[0]} + {topics[1]} -> {self.resolve_topic_name(DETECTIONS_TOPIC)} "
-            f"(model {self.checkpoint_path.name} on {self.detector.device}, {self.detector.precision})")
+            f"(model {self.checkpoint_path.name} on {self.detector.device}, {self.detector.precision}"
+            f"{'; tracking: Detection2D.id = track id' if self.config.tracking else ''})")
         return result
 
     def input_topics(self) -> tuple[str, str]:
@@ -219,7 +224,8 @@ class LsiDetectorNode(NodeDiagnostics, LifecycleNode):
         with self._detector_lock:
             self.detector = detector
             self.checkpoint_path = path
-            self._processor = PairProcessor(detector, cfg.thermal_to_rgb_homography, decoding.message_to_array)
+            self._processor = PairProcessor(detector, cfg.thermal_to_rgb_homography, decoding.message_to_array,
+                                            tracker=_tracker(cfg))
         self._apply_runtime_config()
         for _ in range(cfg.warmup_iterations if warmup else 0):
             detector.warmup()
@@ -255,7 +261,8 @@ class LsiDetectorNode(NodeDiagnostics, LifecycleNode):
     def _on_time_jump(self, index: int, back_ns: int) -> None:
         self.get_logger().warning(
             f"{STREAMS[index]} stamps jumped back {back_ns / 1e9:.3f} s (> time_jump_threshold "
-            f"{self.config.time_jump_threshold:g} s: bag loop, /clock reset or simulator restart): pairing reset, "
+            f"{self.config.time_jump_threshold:g} s: bag loop, /clock reset or simulator restart): pairing "
+            f"{'and tracks ' if self.config.tracking else ''}reset, "
             "detecting again from the next pair")
 
     def _enqueue(self, pending: PendingPair) -> None:
@@ -303,7 +310,7 @@ class LsiDetectorNode(NodeDiagnostics, LifecycleNode):
             return
         dets = outcome.detections
         header = pending.rgb.header if pending.rgb is not None else self._thermal_only_header(pending.thermal.header)
-        self._det_pub.publish(detections_to_msg(header, dets.boxes, dets.scores, dets.names()))
+        self._det_pub.publish(detections_to_msg(header, dets.boxes, dets.scores, dets.names(), outcome.ids))
         now = time.monotonic()
         if self.config.publish_overlay or self._overlay_pub.get_subscription_count() > 0:
             self._overlay_pub.publish(image_msg(header, draw_outcome(outcome, self._monitor.rates["output"].rate(now))))
@@ -336,3 +343,8 @@ class LsiDetectorNode(NodeDiagnostics, LifecycleNode):
                 self.destroy_lifecycle_publisher(pub)
         self._det_pub = self._overlay_pub = self._label_pub = None
         self._release_detector()
+
+
+def _tracker(cfg) -> PairTracker | None:
+    """The pedestrian tracker of ``tracking: true`` (a new timeline past ``time_jump_threshold``, as pairing)."""
+    return PairTracker(TrackingConfig(time_jump_s=cfg.time_jump_threshold)) if cfg.tracking else None
