@@ -68,6 +68,6 @@ def generate_launch_description() -> LaunchDescription:
     dds = large_frames_choice()  # for the detector only (its environment, _nodes)
     return LaunchDescription([
         *(DeclareLaunchArgument(a.name, default_value=a.default, description=a.description) for a in LAUNCH_ARGUMENTS),
-        LogInfo(msg=dds.description),
+        LogInfo(msg=f"lsi_detector's {dds.description}"),
         OpaqueFunction(function=_nodes),
     ])
