@@ -284,6 +284,8 @@ def test_cheap_layers_have_exact_first_and_second_derivatives():
     x = torch.randn(2, 4, 4, 5, **f64)
     convs = [(torch.randn(4, 1, 3, 3, **f64), torch.randn(4, **f64), (1, 1), (1, 1), (1, 1), 4),
              (torch.randn(3, 4, 1, 1, **f64), None, (1, 1), (0, 0), (1, 1), 1),
+             (torch.randn(6, 2, 3, 3, **f64), None, (1, 1), (1, 1), (1, 1), 2),
+             (torch.randn(3, 4, 3, 3, **f64), None, (1, 1), (0, 0), (1, 1), 1),
              (torch.randn(4, 2, 3, 3, **f64), torch.randn(4, **f64), (2, 2), (1, 1), (1, 1), 2),
              (torch.randn(2, 4, 3, 3, **f64), None, (1, 1), (2, 2), (2, 2), 1)]
     check = {"fast_mode": True}

@@ -163,7 +163,8 @@ class LSIRegularizer:
         fisher = self.estimator == "fisher"
         with torch.enable_grad() if fisher else contextlib.nullcontext():
             vis_in, th_in, noise_vis, noise_th = self._perturbed_batch(vis_feats, th_feats, leaf=fisher)
-            cheap = cheap_double_backward(net) if fisher and self.cheap_second_order else contextlib.nullcontext()
+            cheap = (cheap_double_backward(net, input_grads_only=True) if fisher and self.cheap_second_order
+                     else contextlib.nullcontext())
             with _frozen_batch_norm(net), cheap:
                 score_logits = _fused_score_logits(net, vis_in, th_in)
             f = score_functional(score_logits, self.functional, self.topk,
