@@ -5,8 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lsi_perception.backends import BACKENDS, ORT_PROVIDERS
-from lsi_perception.device import PRECISIONS
+from lsi_perception.cli.detector_options import add_detector_arguments, describe_detector, detector_from_args
 from lsi_perception.pipeline.defaults import OVERLAY_TOPIC
 
 
@@ -117,12 +116,7 @@ def _add_detect(sub) -> None:
     p.add_argument("--thermal-to-rgb-homography", type=float, nargs=9, default=list(d.thermal_to_rgb_homography),
                    metavar="H", help="row-major 3x3 homography mapping thermal pixels to RGB pixels, as the node's "
                                      "parameter of the same name (default: identity, co-aligned cameras)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS, help="bf16: torch backend only")
-    p.add_argument("--backend", default="torch", choices=BACKENDS,
-                   help="network runtime (onnxruntime: the checkpoint's cached ONNX export; same pre/post-processing)")
-    p.add_argument("--execution-provider", default="auto", choices=ORT_PROVIDERS,
-                   help="onnxruntime execution provider (auto: cuda on a CUDA device, else cpu)")
+    add_detector_arguments(p)
     p.add_argument("--score-threshold", type=float, default=None, help="override the checkpoint's threshold")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--salvage", action="store_true", help="process the intact part of a damaged bag")
@@ -131,17 +125,15 @@ def _add_detect(sub) -> None:
 
 def _run_detect(args: argparse.Namespace) -> int:
     from lsi_perception.bag.detect import DetectConfig, detect_bag
-    from lsi_perception.inference import Detector
     from lsi_perception.node_logic.node_config import NodeConfig
     from lsi_perception.resources import resolve_checkpoint
 
     checkpoint = resolve_checkpoint(args.checkpoint)
     NodeConfig(slop=args.slop, queue_size=args.queue_size,
                thermal_to_rgb_homography=tuple(args.thermal_to_rgb_homography)).validate()  # the node's checks
-    options = {"provider": args.execution_provider} if args.backend == "onnxruntime" else None
     overrides = {"score_threshold": args.score_threshold} if args.score_threshold is not None else None
-    detector = Detector.from_checkpoint(checkpoint, device=args.device, precision=args.precision, backend=args.backend,
-                                        backend_options=options, inference=overrides)
+    detector = detector_from_args(args, checkpoint, inference=overrides)
+    print(f"detector: {describe_detector(detector)}")
     cfg = DetectConfig(rgb_topic=args.rgb_topic, thermal_topic=args.thermal_topic, slop_s=args.slop,
                        queue_size=args.queue_size, thermal_to_rgb_homography=tuple(args.thermal_to_rgb_homography),
                        overlay_topic=f"/{OVERLAY_TOPIC}" if args.overlay else None,
