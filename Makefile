@@ -9,13 +9,17 @@ PY := $(VENV)/bin/python
 SETUP := tools/setup_venv.sh
 export LSI_VENV := $(abspath $(VENV))
 
-.PHONY: help setup demo test test-ros check-colcon lint bench model experiment clean
+.PHONY: help setup setup-gpu demo test test-ros check-colcon lint bench model experiment clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 setup:  ## build .venv: torch, timm, ROS 2 Kilted wheels (ROS_DISTRO=jazzy: Jazzy, .venv-jazzy), vision_msgs
 	@bash $(SETUP)
+
+setup-gpu: setup  ## swap onnxruntime for onnxruntime-gpu (CUDA/TensorRT providers; requirements/gpu.txt)
+	$(PY) -m pip uninstall -y onnxruntime onnxruntime-gpu
+	$(PY) -m pip install -r requirements/gpu.txt
 
 demo: setup  ## synthetic drive -> bag -> lsi_detector node over DDS -> demo_out/
 	$(PY) -m lsi_perception.cli demo

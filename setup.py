@@ -10,6 +10,12 @@ def _files(pattern: str) -> list[str]:
     return sorted(p for p in glob(pattern) if not p.endswith(".gitkeep"))
 
 
+def _requirements(path: str) -> list[str]:
+    """The pinned requirements of ``path`` (comments and blank lines dropped): one place for each pin."""
+    with open(path) as f:
+        return [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
+
+
 setup(
     name=PACKAGE,
     version="0.1.0",
@@ -26,7 +32,10 @@ setup(
     ],
     install_requires=["setuptools"],
     # colcon test runs pytest only for packages that declare it here (otherwise python -m unittest: 0 tests).
-    extras_require={"test": ["pytest"]},
+    # pip install .[gpu]: onnxruntime-gpu for torch's CUDA 13 build (replaces the CPU onnxruntime: see
+    # requirements/gpu.txt); .[gpu,tensorrt] adds TensorRT for the TensorRT provider.
+    extras_require={"test": ["pytest"], "gpu": _requirements("requirements/gpu.txt"),
+                    "tensorrt": _requirements("requirements/tensorrt.txt")},
     zip_safe=True,
     maintainer="lsi_perception maintainers",
     maintainer_email="maintainers@lsi-perception.dev",

@@ -4,6 +4,8 @@ image pair (used by the ROS node, the bag tools, evaluation and the demo). No RO
     det = Detector.from_checkpoint("model.safetensors")          # CUDA if present, else CPU
     dets = det.predict(rgb_uint8_hxwx3, thermal_uint8_or_uint16)  # boxes in RGB pixel coordinates
     det = Detector.from_checkpoint("model.safetensors", backend="onnxruntime")   # same, via ONNX Runtime
+    det = Detector.from_checkpoint("model.safetensors", backend="auto")   # the fastest here; det.backend_reason says why
+    det = Detector.from_checkpoint(path, device="cpu", backend="onnxruntime", precision="int8")   # quantized, CPU
     det = Detector.from_checkpoint(path, inference={"score_threshold": 0.5}, preprocess={"input_size": [384, 480]})
     det.update_inference(score_threshold=0.4)   # validated; the one way to tune it afterwards
 
@@ -33,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lsi_perception.backends import BACKENDS, NetworkBackend, check_backend_name
+from lsi_perception.backends import BACKEND_CHOICES, BACKENDS, NetworkBackend, check_backend_name
 from lsi_perception.backends.torch_backend import TorchBackend
 from lsi_perception.checkpoint import CheckpointMeta, build_model_from_checkpoint, read_checkpoint_meta
 from lsi_perception.config import (
@@ -49,7 +51,7 @@ from lsi_perception.eval.results import xyxy_to_xywh
 from lsi_perception.imaging import Letterbox, check_pair, letterbox, resize_to, thermal_to_unit
 from lsi_perception.model.postprocess import select_detections
 
-__all__ = ["BACKENDS", "PRECISIONS", "Detections", "Detector", "resolve_device", "resolve_precision"]
+__all__ = ["BACKEND_CHOICES", "BACKENDS", "PRECISIONS", "Detections", "Detector", "resolve_device", "resolve_precision"]
 SettingsOverride = InferenceConfig | PreprocessConfig | Mapping[str, Any] | None
 
 @dataclass
@@ -85,8 +87,9 @@ class Detector:
 
     Attributes: ``class_names``, ``device``, ``precision``, ``backend`` (the ``NetworkBackend`` running the
     network), ``meta`` (CheckpointMeta, the checkpoint's own settings), ``inference`` and ``preprocess``
-    (copies of the settings in use; change post-processing with ``update_inference``) and ``last_timings_ms`` ({"preprocess", "model", "decode", "total"} of the last call; "model" is the
-    backend's call: network + dense decoding).
+    (copies of the settings in use; change post-processing with ``update_inference``), ``last_timings_ms`` ({"preprocess", "model", "decode", "total"} of the last call; "model" is the
+    backend's call: network + dense decoding) and ``backend_reason`` (why this backend: "requested", or
+    "auto: ..." from ``backend="auto"``).
     """
 
     def __init__(self, model: nn.Module | NetworkBackend, meta: CheckpointMeta, device: str | torch.device = "auto",
@@ -116,29 +119,40 @@ class Detector:
         self._rgb_mean = torch.tensor(p.rgb_mean, device=self.device).view(1, 3, 1, 1) * 255.0
         self._rgb_inv_std = 1.0 / (torch.tensor(p.rgb_std, device=self.device).view(1, 3, 1, 1) * 255.0)
         self.last_timings_ms: dict[str, float] = {}
+        self.backend_reason: str = "given"  # from_checkpoint: "requested", or "auto: <why this backend>"
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto", precision: str = "auto",
                         backend: str = "torch", backend_options: Mapping[str, Any] | None = None, *,
                         inference: SettingsOverride = None, preprocess: SettingsOverride = None,
                         **kwargs) -> Detector:
-        """Load ``path`` and run it with ``backend`` ("torch" or "onnxruntime"); ``inference`` and
+        """Load ``path`` and run it with ``backend`` ("torch", "onnxruntime" or "auto"); ``inference`` and
         ``preprocess`` override the checkpoint's settings (see ``__init__``).
 
         torch: ``kwargs`` / ``backend_options`` may hold ``channels_last`` and ``compile``.
         onnxruntime: ``backend_options`` are ``backends.onnxruntime_backend.OrtOptions`` (provider cpu |
-        cuda | tensorrt, threads, cache_dir, ...); the export is cached by checkpoint content. ``path``
-        may also be an .onnx file written by ``lsi export`` (its metadata holds the checkpoint's).
+        cuda | tensorrt, threads, cache_dir, ...); the export is cached by checkpoint content; precision
+        "int8" (CPU) runs it statically quantized. ``path`` may also be an .onnx file written by
+        ``lsi export`` (its metadata holds the checkpoint's).
+        auto: the fastest backend that gives torch's boxes here (``backends.selection``), falling back to
+        torch when onnxruntime is missing or fails; ``backend_reason`` says which and why.
         """
         check_backend_name(backend)
+        if backend == "auto":
+            return cls._from_checkpoint_auto(path, device, precision, backend_options, inference, preprocess, kwargs)
         if backend == "torch":
+            if precision == "int8":
+                raise ValueError("precision int8 runs on backend onnxruntime (CPU provider) or auto; torch has fp32, "
+                                 "fp16 and bf16")
             options = dict(backend_options or {})
             unknown = sorted(set(options) - {"channels_last", "compile"})
             if unknown:
                 raise ValueError(f"unknown torch backend option(s) {unknown}; known: channels_last, compile")
             net, meta = build_model_from_checkpoint(path)
-            return cls(net, meta, device=device, precision=precision, inference=inference, preprocess=preprocess,
-                       **{**options, **kwargs})
+            det = cls(net, meta, device=device, precision=precision, inference=inference, preprocess=preprocess,
+                      **{**options, **kwargs})
+            det.backend_reason = "requested"
+            return det
         if kwargs:
             raise ValueError(f"{sorted(kwargs)} apply to the torch backend only; onnxruntime takes backend_options")
         from lsi_perception.backends.onnxruntime_backend import OnnxRuntimeBackend
@@ -148,11 +162,78 @@ class Detector:
             from lsi_perception.onnx_export import read_onnx_meta
 
             meta = read_onnx_meta(path)
-            return cls(OnnxRuntimeBackend(path, meta, device, precision, backend_options), meta,
-                       inference=inference, preprocess=preprocess)
-        meta = read_checkpoint_meta(path)
-        return cls(OnnxRuntimeBackend.from_checkpoint(path, meta, device, precision, backend_options), meta,
-                   inference=inference, preprocess=preprocess)
+            det = cls(OnnxRuntimeBackend(path, meta, device, precision, backend_options), meta,
+                      inference=inference, preprocess=preprocess)
+        else:
+            meta = read_checkpoint_meta(path)
+            det = cls(OnnxRuntimeBackend.from_checkpoint(path, meta, device, precision, backend_options), meta,
+                      inference=inference, preprocess=preprocess)
+        det.backend_reason = "requested"
+        return det
+
+    @classmethod
+    def _from_checkpoint_auto(cls, path, device, precision, backend_options, inference, preprocess, kwargs) -> Detector:
+        """backend="auto": ``selection.choose_backend``, then build it; torch (with the reason) when onnxruntime
+        fails to start or, in fp32 on the CPU, does not reproduce torch's outputs on a check pair."""
+        from lsi_perception.backends.selection import choose_backend
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"checkpoint {path} not found; give the path of a .safetensors checkpoint")
+        options = dict(backend_options or {})
+        torch_options = {k: options.pop(k) for k in ("channels_last", "compile") if k in options}
+        choice = choose_backend(device, precision, options.get("provider", "auto"))
+
+        def torch_detector(reason: str) -> Detector:
+            det = cls.from_checkpoint(path, device, "auto" if precision == "int8" else precision, "torch", torch_options,
+                                      inference=inference, preprocess=preprocess, **kwargs)
+            det.backend_reason = f"auto: {reason}"
+            return det
+
+        if choice.backend == "torch":
+            return torch_detector(choice.reason)
+        reason, failures = choice.reason, []
+        # A TensorRT provider that does not start (TensorRT libraries missing or too old) leaves the CUDA one.
+        providers = [choice.options["provider"]] + (["cuda"] if choice.options["provider"] == "tensorrt" else [])
+        for provider in providers:
+            try:
+                det = cls.from_checkpoint(path, device, precision, "onnxruntime", {**options, "provider": provider},
+                                          inference=inference, preprocess=preprocess)
+                break
+            except (FileNotFoundError, ValueError):
+                raise  # the caller's settings are wrong: say so rather than run something else
+            except Exception as exc:  # noqa: BLE001 - an export or provider failure of any kind: next, and say why
+                if precision == "int8":
+                    raise
+                failures.append(f"onnxruntime {provider} failed to start ({type(exc).__name__}: {exc})")
+                reason = f"{failures[-1]}; CUDA provider instead"
+        else:
+            return torch_detector(f"{'; '.join(failures)}; running torch")
+        det.backend_reason = f"auto: {reason}"
+        if det.device.type == "cpu" and det.precision == "fp32":
+            mismatch = det._differs_from_torch(path)
+            if mismatch:
+                det.release()
+                return torch_detector(f"onnxruntime's outputs differ from torch's here ({mismatch}); running torch")
+        return det
+
+    def _differs_from_torch(self, checkpoint: str | Path) -> str | None:
+        """Compare this backend's dense outputs with the torch backend's on one generated pair at the network
+        input size: None when they agree (scores within 1e-3, boxes within 1e-2 px), else what differs."""
+        from lsi_perception.backends.torch_backend import TorchBackend
+        from lsi_perception.testing import synthetic_pair
+
+        net, meta = build_model_from_checkpoint(checkpoint)
+        reference = TorchBackend(net, meta.inference.iou_map_power, device=self.device, precision="fp32")
+        h, w = self._preprocess_cfg.input_size or DEFAULT_INPUT_SIZE
+        rgb_t, th_t, _ = self._preprocess(*([x] for x in synthetic_pair(h, w, seed=0)), "rgb")
+        scores, boxes = self.backend.dense(rgb_t, th_t)
+        ref_scores, ref_boxes = reference.dense(rgb_t, th_t)
+        reference.release()
+        d_scores = float((scores - ref_scores).abs().max())
+        d_boxes = float((boxes - ref_boxes).abs().max())
+        if d_scores <= 1e-3 and d_boxes <= 1e-2:
+            return None
+        return f"max |score difference| {d_scores:.2g}, max |box difference| {d_boxes:.2g} px"
 
     # ------------------------------------------------------------------ settings
 

@@ -118,7 +118,7 @@ def test_cache_falls_back_next_to_the_checkpoint_and_rehashes_changed_content(tm
 
 def test_clear_errors(random_checkpoint, pair_of_detectors, onnx_cache):
     opts = {"cache_dir": str(onnx_cache)}
-    with pytest.raises(ValueError, match="backend='tensorflow' is not known; choose one of torch, onnxruntime"):
+    with pytest.raises(ValueError, match="backend='tensorflow' is not known; choose one of auto, torch, onnxruntime"):
         Detector.from_checkpoint(random_checkpoint, backend="tensorflow")
     with pytest.raises(ValueError, match="fp16.*GPU provider"):
         Detector.from_checkpoint(random_checkpoint, device="cpu", precision="fp16", backend="onnxruntime",

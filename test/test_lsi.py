@@ -267,3 +267,81 @@ def test_full_training_step_on_the_real_pvt_b0_detector():
     assert stats["I_vis"] > 0 and stats["I_th"] > 0 and math.isfinite(stats["ratio"])
     losses["total"].backward()
     assert _grad_norm(net.rgb_backbone) > 0 and _grad_norm(net.thermal_backbone) > 0
+
+
+# ---------------------------------------------------------------------------------------------- the cheap pass
+
+
+def test_cheap_layers_have_exact_first_and_second_derivatives():
+    """losses/double_backward.py against finite differences (float64), for every layer kind the detector's
+    fused part uses: depthwise 3x3, 1x1, strided grouped and dilated convolutions, GroupNorm, SiLU."""
+    from torch.autograd import gradcheck, gradgradcheck
+
+    from lsi_perception.losses.double_backward import _Conv2d, _GroupNorm, _SiLU
+
+    torch.manual_seed(0)
+    f64 = {"dtype": torch.float64, "requires_grad": True}
+    x = torch.randn(2, 4, 4, 5, **f64)
+    convs = [(torch.randn(4, 1, 3, 3, **f64), torch.randn(4, **f64), (1, 1), (1, 1), (1, 1), 4),
+             (torch.randn(3, 4, 1, 1, **f64), None, (1, 1), (0, 0), (1, 1), 1),
+             (torch.randn(6, 2, 3, 3, **f64), None, (1, 1), (1, 1), (1, 1), 2),
+             (torch.randn(3, 4, 3, 3, **f64), None, (1, 1), (0, 0), (1, 1), 1),
+             (torch.randn(4, 2, 3, 3, **f64), torch.randn(4, **f64), (2, 2), (1, 1), (1, 1), 2),
+             (torch.randn(2, 4, 3, 3, **f64), None, (1, 1), (2, 2), (2, 2), 1)]
+    check = {"fast_mode": True}
+    for weight, bias, stride, padding, dilation, groups in convs:
+        def conv(x, w, *b, s=stride, p=padding, d=dilation, g=groups):
+            return _Conv2d.apply(x, w, b[0] if b else None, s, p, d, g)
+        inputs = (x, weight) if bias is None else (x, weight, bias)
+        assert gradcheck(conv, inputs, **check) and gradgradcheck(conv, inputs, **check)
+    gamma, beta = torch.randn(4, **f64), torch.randn(4, **f64)
+    for groups in (1, 2, 4):
+        def norm(x, w, b, g=groups):
+            return _GroupNorm.apply(x, w, b, g, 1e-5)
+        assert gradcheck(norm, (x, gamma, beta), **check) and gradgradcheck(norm, (x, gamma, beta), **check)
+    assert gradcheck(_SiLU.apply, (x,), **check) and gradgradcheck(_SiLU.apply, (x,), **check)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-9), (torch.float32, 2e-3)])
+def test_cheap_pass_gives_the_reference_r_and_gradients_on_the_real_detector(dtype, rtol):
+    """R and its gradients (every parameter, both backbones' features) with the cheap second derivatives equal
+    PyTorch's own (``cheap_second_order=False``, the computation before the change) to float rounding."""
+    from lsi_perception.config import ModelConfig
+    from lsi_perception.model import build_model
+
+    torch.manual_seed(0)
+    net = build_model(ModelConfig(backbone="pvt_v2_b0")).train().to(dtype)
+    with torch.no_grad():
+        vis, th = net.extract_features(torch.randn(2, 3, 32, 64, dtype=dtype), torch.randn(2, 1, 32, 64, dtype=dtype))
+    feats = [f.requires_grad_() for f in (*vis, *th)]
+    results = []
+    for cheap in (False, True):
+        reg = LSIRegularizer(LossConfig(), generator=torch.Generator().manual_seed(3), cheap_second_order=cheap)
+        r, stats = reg(net, feats[:4], feats[4:])
+        r.backward()
+        grads = {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+        grads.update({f"feature{i}": f.grad.clone() for i, f in enumerate(feats)})
+        results.append((float(r.detach()), stats, grads))
+        net.zero_grad(set_to_none=True)
+        for f in feats:
+            f.grad = None
+    (r_ref, stats_ref, g_ref), (r_new, stats_new, g_new) = results
+    assert r_ref > 0 and r_new == pytest.approx(r_ref, rel=rtol)
+    assert stats_new["I_vis"] == pytest.approx(stats_ref["I_vis"], rel=rtol)
+    assert g_ref.keys() == g_new.keys() and any(k.startswith("rgb_backbone") for k in g_ref) is False
+    scale = max(float(g.abs().max()) for g in g_ref.values())
+    for name, g in g_ref.items():
+        assert float((g_new[name] - g).abs().max()) <= rtol * scale, name
+    assert any(name.startswith("head.quality_tower") for name in g_ref)  # R trains the heads ...
+    assert not any(name.startswith("head.box_tower") for name in g_ref)  # ... not the box branch f never sees
+
+
+def test_cheap_pass_leaves_the_modules_as_they_were(tiny):
+    from lsi_perception.losses.double_backward import cheap_double_backward
+
+    net, rgb, th = tiny
+    before = net.score(torch.ones(1, 8, 4, 4))
+    with cheap_double_backward(net):
+        assert all("forward" in vars(m) for m in net.modules() if isinstance(m, nn.Conv2d))
+    assert not any("forward" in vars(m) for m in net.modules())
+    assert torch.equal(net.score(torch.ones(1, 8, 4, 4)), before)

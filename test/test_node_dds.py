@@ -173,6 +173,8 @@ def test_camera_frames_reach_the_node_across_processes(random_checkpoint, tmp_pa
     output = node_log.read_text()
     assert node_rc == 0, output[-3000:]
     assert "DDS: Fast DDS profile" in output and "deprecated" not in output, output[-3000:]
+    # backend auto (the default) runs the fastest backend here and says which and why
+    assert "with onnxruntime CPUExecutionProvider on cpu fp32" in output and "(auto: CPU:" in output, output[-3000:]
 
 
 def test_leftover_topic_parameter_warns_with_the_remap_and_sigint_exits_zero(tmp_path):

@@ -63,8 +63,8 @@ def test_node_and_bag_detect_give_identical_detections_with_homography_and_corru
     skipped_stamps = {stamp for stamp, _, _ in offline.skipped}
     assert skipped_stamps == {(1_000 + 100 * i) * MS for i in (CONSTANT_THERMAL, TRUNCATED_RGB)}
 
-    params = {"checkpoint": str(random_checkpoint), "device": "cpu", "warmup_iterations": 0,
-              "thermal_to_rgb_homography": list(SCALE_2)}
+    params = {"checkpoint": str(random_checkpoint), "device": "cpu", "warmup_iterations": 0, "backend": "torch",
+              "thermal_to_rgb_homography": list(SCALE_2)}  # the offline Detector's backend: same pipeline, same numbers
     with ros_context(), running_detector(params, namespace="/parity", overlay=False) as (node, client):
         for topic, msg in _bag_messages_as_rclpy(bag):  # bag order, one pair at a time
             (client.rgb_pub if topic == RGB_TOPIC else client.thermal_pub).publish(msg)

@@ -12,7 +12,11 @@ Backends (``BACKENDS``):
 
 * ``torch``: the PyTorch module (CPU or CUDA, autocast fp16/bf16, channels_last, torch.compile).
 * ``onnxruntime``: the same checkpoint exported to ONNX (``lsi_perception.onnx_export``, cached by content
-  hash) and run by ONNX Runtime with the CPU, CUDA or TensorRT execution provider.
+  hash) and run by ONNX Runtime with the CPU, CUDA or TensorRT execution provider; precision int8 on the
+  CPU runs the export statically quantized (``onnx_int8``).
+
+``auto`` (``BACKEND_CHOICES``, the node's and ``lsi bag detect``'s default) picks one of them for the
+machine (``selection.choose_backend``) and says why.
 """
 from __future__ import annotations
 
@@ -21,8 +25,12 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import torch
 
+from lsi_perception.device import PRECISIONS
+
 BACKENDS = ("torch", "onnxruntime")
+BACKEND_CHOICES = ("auto", *BACKENDS)  # auto: backends.selection decides
 ORT_PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")  # onnxruntime execution providers (auto: cuda on a CUDA device)
+INFERENCE_PRECISIONS = (*PRECISIONS, "int8")  # int8: onnxruntime on the CPU only
 
 
 class NetworkBackend(Protocol):
@@ -48,7 +56,7 @@ class NetworkBackend(Protocol):
 
 
 def check_backend_name(name: str) -> str:
-    """Return ``name`` if it is a known backend, else raise ValueError listing them."""
-    if name not in BACKENDS:
-        raise ValueError(f"backend={name!r} is not known; choose one of {', '.join(BACKENDS)}")
+    """Return ``name`` if it is a known backend or "auto", else raise ValueError listing them."""
+    if name not in BACKEND_CHOICES:
+        raise ValueError(f"backend={name!r} is not known; choose one of {', '.join(BACKEND_CHOICES)}")
     return name

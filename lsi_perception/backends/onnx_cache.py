@@ -2,7 +2,9 @@
 
 ``cached_export(checkpoint, settings)`` returns the path of an .onnx file made by
 ``lsi_perception.onnx_export.export_onnx`` from exactly these checkpoint bytes with exactly these settings,
-exporting it on first use. The file name carries a digest of (checkpoint SHA-256, settings, export
+exporting it on first use. Precision "int8" is the fp32 export (cached too) quantized by
+``backends.onnx_int8.quantize_int8`` with ``settings.int8``'s recipe; its key also holds the recipe and the
+onnxruntime version. The file name carries a digest of (checkpoint SHA-256, settings, export
 format, torch version), so a retrained checkpoint at the same path, another opset or a new exporter
 never reuses a stale file.
 
@@ -20,6 +22,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lsi_perception.backends.onnx_int8 import Int8Recipe
+
 EXPORT_FORMAT = 1  # bump when export_onnx changes what it writes
 _CHUNK = 1 << 20
 
@@ -32,7 +36,9 @@ class ExportSettings:
     height: int
     width: int
     dynamic: bool = True
-    precision: str = "fp32"  # precision of the graph's network part (fp16 for CUDA EP fp16); I/O stay float32
+    precision: str = "fp32"  # precision of the graph's network part (fp16 for CUDA EP fp16, int8 for the CPU
+    #                          EP's quantized graph); I/O stay float32
+    int8: Int8Recipe | None = None  # precision "int8": how it is quantized (None = the default recipe)
 
 
 def default_cache_dir() -> Path:
@@ -56,8 +62,12 @@ def file_digest(path: Path) -> str:
 def cache_key(checkpoint_digest: str, settings: ExportSettings) -> str:
     import torch
 
-    payload = {"checkpoint": checkpoint_digest, "settings": dataclasses.asdict(settings),
+    described = dataclasses.asdict(settings)
+    described.pop("int8")
+    payload = {"checkpoint": checkpoint_digest, "settings": described,
                "export_format": EXPORT_FORMAT, "torch": torch.__version__}
+    if settings.precision == "int8":
+        payload["int8"] = (settings.int8 or Int8Recipe()).as_key()
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -86,8 +96,11 @@ def cached_export(checkpoint: str | Path, settings: ExportSettings, cache_dir: s
             continue
         tmp = d / f".{name}.{os.getpid()}.tmp"
         try:
-            export_onnx(checkpoint, tmp, opset=settings.opset, dynamic=settings.dynamic, height=settings.height,
-                        width=settings.width, precision=settings.precision)
+            if settings.precision == "int8":
+                _quantize_export(checkpoint, settings, d, tmp)
+            else:
+                export_onnx(checkpoint, tmp, opset=settings.opset, dynamic=settings.dynamic, height=settings.height,
+                            width=settings.width, precision=settings.precision)
             os.replace(tmp, d / name)
         finally:
             tmp.unlink(missing_ok=True)
@@ -95,3 +108,12 @@ def cached_export(checkpoint: str | Path, settings: ExportSettings, cache_dir: s
     tried = ", ".join(str(d) for d in dirs)
     raise RuntimeError(f"no writable ONNX cache directory (tried {tried}); set XDG_CACHE_HOME or pass "
                        "backend_options={'cache_dir': '/a/writable/dir'}")
+
+
+def _quantize_export(checkpoint: Path, settings: ExportSettings, cache_dir: Path, out: Path) -> None:
+    """The int8 model of ``checkpoint``: its (cached) fp32 export, quantized into ``out``."""
+    from lsi_perception.backends.onnx_int8 import quantize_int8
+    from lsi_perception.checkpoint import read_checkpoint_meta
+
+    fp32 = cached_export(checkpoint, dataclasses.replace(settings, precision="fp32", int8=None), cache_dir)
+    quantize_int8(fp32, out, read_checkpoint_meta(checkpoint), settings.int8 or Int8Recipe())

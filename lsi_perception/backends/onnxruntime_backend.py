@@ -16,6 +16,10 @@ Options (``backend_options`` of ``Detector.from_checkpoint``; see ``OrtOptions``
     cache_dir             where exports (and TensorRT engines) are cached; default onnx_cache.default_cache_dir()
     opset                 ONNX opset of the export
     trt_workspace_gb      TensorRT builder workspace
+    int8_calibration_frames, int8_calibration_size   precision "int8": the calibration (onnx_int8.Int8Recipe)
+
+Precisions: fp32 (CPU, CUDA, TensorRT), fp16 (CUDA: an fp16 graph; TensorRT: fp16 engine), int8 (CPU:
+the export statically quantized by ``onnx_int8``, cached like the fp32 one; not bit-equal to fp32).
 """
 from __future__ import annotations
 
@@ -30,13 +34,14 @@ import torch
 
 from lsi_perception.backends import ORT_PROVIDERS
 from lsi_perception.backends.onnx_cache import ExportSettings, cached_export, default_cache_dir
+from lsi_perception.backends.onnx_int8 import Int8Recipe
 from lsi_perception.checkpoint import CheckpointMeta
 from lsi_perception.device import resolve_device
 from lsi_perception.onnx_export import DEFAULT_OPSET, INPUT_NAMES, OUTPUT_NAMES, export_size
 
 EP_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 PROVIDERS = ORT_PROVIDERS
-ORT_PRECISIONS = ("auto", "fp32", "fp16")
+ORT_PRECISIONS = ("auto", "fp32", "fp16", "int8")
 _OPT_LEVELS = ("disable", "basic", "extended", "all")
 
 
@@ -51,6 +56,8 @@ class OrtOptions:
     cache_dir: str | None = None
     opset: int = DEFAULT_OPSET
     trt_workspace_gb: float = 4.0
+    int8_calibration_frames: int = Int8Recipe.calibration_frames
+    int8_calibration_size: tuple[int, int] = Int8Recipe.calibration_size
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any] | None) -> OrtOptions:
@@ -59,6 +66,8 @@ class OrtOptions:
         unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f"unknown onnxruntime backend option(s) {unknown}; known: {', '.join(sorted(known))}")
+        if "int8_calibration_size" in options:
+            options["int8_calibration_size"] = tuple(options["int8_calibration_size"])
         opts = cls(**options)
         if opts.provider not in PROVIDERS:
             raise ValueError(f"provider={opts.provider!r} must be one of {', '.join(PROVIDERS)}")
@@ -66,7 +75,12 @@ class OrtOptions:
             raise ValueError(f"graph_optimization={opts.graph_optimization!r} must be one of {', '.join(_OPT_LEVELS)}")
         if opts.intra_op_num_threads < 0:
             raise ValueError("intra_op_num_threads must be >= 0 (0 = torch's thread count)")
+        opts.int8_recipe().validate()
         return opts
+
+    def int8_recipe(self) -> Int8Recipe:
+        return Int8Recipe(calibration_frames=self.int8_calibration_frames,
+                          calibration_size=tuple(self.int8_calibration_size))
 
 
 def available_providers() -> list[str]:
@@ -90,8 +104,8 @@ def resolve_placement(device: str | torch.device, precision: str, provider: str)
     if provider != "auto":
         _check_available(provider, have)
     if isinstance(device, str) and device == "auto":
-        if provider == "auto":
-            use_cuda = torch.cuda.is_available() and EP_NAMES["cuda"] in have
+        if provider == "auto":  # int8 exists on the CPU provider only
+            use_cuda = precision != "int8" and torch.cuda.is_available() and EP_NAMES["cuda"] in have
         else:
             use_cuda = gpu_ep
         device = "cuda" if use_cuda else "cpu"
@@ -106,8 +120,35 @@ def resolve_placement(device: str | torch.device, precision: str, provider: str)
     if precision == "auto":
         precision = "fp32" if dev.type == "cpu" else "fp16"
     if precision == "fp16" and dev.type == "cpu":
-        raise ValueError("precision='fp16' needs a GPU provider (cuda or tensorrt); the CPU provider runs fp32")
+        raise ValueError("precision='fp16' needs a GPU provider (cuda or tensorrt); the CPU provider runs fp32 or int8")
+    if precision == "int8" and provider != "cpu":
+        raise ValueError(f"precision='int8' runs on the CPU provider only (got provider {provider!r}); on a GPU use "
+                         "fp16 (cuda, tensorrt), or device='cpu' for int8")
     return dev, precision, provider
+
+
+def preload_gpu_libraries(provider: str) -> None:
+    """Make the libraries onnxruntime-gpu's providers open by name findable without LD_LIBRARY_PATH: CUDA and
+    cuDNN from the nvidia-* wheels that came with torch (``onnxruntime.preload_dlls``; torch, imported first,
+    has usually loaded them already), and for TensorRT the libnvinfer / libnvonnxparser of the
+    ``tensorrt-cu13-libs`` wheel (``pip install .[tensorrt]``; a system TensorRT on the library path works
+    too). Written for requirements/gpu.txt; not run here (no GPU)."""
+    import ctypes
+
+    import onnxruntime as ort
+
+    if hasattr(ort, "preload_dlls"):
+        ort.preload_dlls(cuda=True, cudnn=True)
+    if provider != "tensorrt":
+        return
+    try:
+        import tensorrt_libs
+    except ImportError:
+        return
+    folder = Path(tensorrt_libs.__file__).parent
+    for name in ("libnvinfer.so.10", "libnvinfer_plugin.so.10", "libnvonnxparser.so.10"):
+        if (folder / name).is_file():
+            ctypes.CDLL(str(folder / name), mode=ctypes.RTLD_GLOBAL)
 
 
 def _check_available(provider: str, have: list[str]) -> None:
@@ -156,11 +197,13 @@ class OnnxRuntimeBackend:
         """Export ``checkpoint`` (or reuse its cached export) and open a session on it."""
         opts = options if isinstance(options, OrtOptions) else OrtOptions.from_mapping(options)
         dev, prec, provider = resolve_placement(device, precision, opts.provider)
-        # TensorRT builds its own fp16 engine from the fp32 graph; the CUDA EP needs an fp16 graph.
-        graph_precision = "fp16" if (prec == "fp16" and provider == "cuda") else "fp32"
+        # TensorRT builds its own fp16 engine from the fp32 graph; the CUDA EP needs an fp16 graph; int8 is
+        # the fp32 graph quantized (onnx_int8).
+        graph_precision = "fp16" if (prec == "fp16" and provider == "cuda") else "int8" if prec == "int8" else "fp32"
         h, w = export_size(meta)
-        path = cached_export(checkpoint, ExportSettings(opset=opts.opset, height=h, width=w, precision=graph_precision),
-                             opts.cache_dir)
+        settings = ExportSettings(opset=opts.opset, height=h, width=w, precision=graph_precision,
+                                  int8=opts.int8_recipe() if graph_precision == "int8" else None)
+        path = cached_export(checkpoint, settings, opts.cache_dir)
         return cls(path, meta, dev, prec, opts)
 
     @property
@@ -200,6 +243,8 @@ class OnnxRuntimeBackend:
         self._session = None
 
     def _providers(self) -> list:
+        if self.provider != "cpu":
+            preload_gpu_libraries(self.provider)
         index = self.device.index or 0
         cuda = (EP_NAMES["cuda"], {"device_id": index})
         if self.provider == "cpu":

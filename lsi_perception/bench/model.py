@@ -12,11 +12,22 @@ columns then say whether every arm found the same boxes as the first (count per 
 difference in pixels). Without ``--checkpoint`` each backbone gets a random checkpoint at the
 bench size (decoding cost is that of a quiet scene).
 
-CPU runs fp32 only and few iterations by default (short runs on shared cores). On CUDA the torch arms
-are fp32, fp16, bf16, bf16 + channels_last and bf16 + channels_last + torch.compile ("reduce-overhead"
-= CUDA graphs); the onnxruntime arms are the CUDA EP in fp16 and, when the build has it, the TensorRT
-EP in fp16. Goal on an H100/H200-class GPU: two-stream pvt_v2_b2 at 640x512 under 5 ms per pair e2e.
-Goal on CPU: onnxruntime at least 2x faster e2e than torch for the shipped model at 640x512.
+CPU: torch runs fp32; onnxruntime runs each ``--precision`` (fp32, and int8: the export statically
+quantized, ``backends.onnx_int8``); few iterations by default (short runs on shared cores). The "vs fp32"
+column is each arm's e2e speedup against the fp32 arm of the same backend and provider (int8 against
+onnxruntime fp32). On CUDA the torch arms are fp32, fp16, bf16, bf16 + channels_last and bf16 +
+channels_last + torch.compile ("reduce-overhead" = CUDA graphs); the onnxruntime arms are the CUDA EP in
+fp16 and, when the build has it, the TensorRT EP in fp16 (``lsi bench gpu`` is the GPU table).
+
+``--mr CONFIG`` also runs every arm, interleaved frame by frame, over the synthetic test split of a
+training config (``bench.synthetic_split``: e.g. config/train_synthetic.yaml, the shipped model's
+40-drive split) and prints each arm's Reasonable MR (strict protocol, as ``lsi train``'s test report),
+its e2e median over the split, and how its boxes agree with the fp32 arm of its backend (int8 vs
+onnxruntime fp32) and with the first arm.
+
+Goals: on an H100/H200-class GPU, two-stream pvt_v2_b2 at 640x512 under 5 ms per pair e2e; on CPU,
+onnxruntime at least 2x faster e2e than torch and int8 at least 1.5x faster than onnxruntime fp32 with
+Reasonable MR within 1 point, for the shipped model at 640x512.
 """
 from __future__ import annotations
 
@@ -41,6 +52,14 @@ CUDA_VARIANTS = ("fp32", "fp16", "bf16", "bf16+cl", "bf16+cl+compile")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="torch",
                         help="comma-separated backends measured side by side: torch, onnxruntime (e.g. torch,onnxruntime)")
+    parser.add_argument("--precision", default="fp32",
+                        help="comma-separated onnxruntime CPU precisions: fp32, int8 (e.g. fp32,int8); torch on CPU "
+                             "runs fp32; on CUDA see --variants")
+    parser.add_argument("--mr", type=Path, default=None, metavar="TRAIN_CONFIG",
+                        help="also score every arm on this training config's synthetic test split "
+                             "(e.g. config/train_synthetic.yaml): Reasonable MR, box agreement, e2e over the split")
+    parser.add_argument("--mr-drives", type=int, default=None,
+                        help="use only the first N test drives of --mr (default: all)")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="measure this checkpoint (e.g. models/lsi_pvt_b0_synthetic.safetensors); default: "
                              "a random checkpoint per --backbones entry")
@@ -79,15 +98,12 @@ def _reset_peak_rss() -> bool:
 
 
 def street_frames(n: int, height: int, width: int, thermal: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``n`` consecutive synthetic street frames with pedestrians (thermal uint16 for mono16)."""
-    from lsi_perception.data.synthetic import SyntheticConfig, generate_drive, plan_drives
+    """``n`` consecutive synthetic night street frames with pedestrians (thermal uint16 for mono16)."""
+    from lsi_perception.backends.onnx_int8 import street_frames as generated
 
-    cfg = SyntheticConfig(frames=n, frames_per_drive=n, test_fraction=0.0, height=height, width=width,
-                          day_fraction=0.0, seed=3)
     out = []
-    for f in generate_drive(cfg, plan_drives(cfg)[0]):
-        th = f.thermal.astype(np.uint16) * np.uint16(257) if thermal == "mono16" else f.thermal
-        out.append((f.rgb, th))
+    for rgb, th in generated(n, height, width, seed=3, day_fraction=0.0, frames_per_drive=n):
+        out.append((rgb, th.astype(np.uint16) * np.uint16(257) if thermal == "mono16" else th))
     return out
 
 
@@ -106,15 +122,35 @@ def _arms(checkpoint: Path, backends: list[str], device: torch.device, args) -> 
                                                compile=args.compile_mode if "+compile" in variant else False)
                 arms.append((f"torch {variant}", det))
         elif backend == "onnxruntime":
-            providers = ["cuda"] + (["tensorrt"] if EP_NAMES["tensorrt"] in available_providers() else []) if cuda \
-                else ["cpu"]
-            for provider in providers:
-                det = Detector.from_checkpoint(checkpoint, device=device, backend="onnxruntime",
+            if cuda:
+                placements = [("cuda", "auto")] + ([("tensorrt", "auto")] if EP_NAMES["tensorrt"] in available_providers()
+                                                  else [])
+            else:
+                placements = [("cpu", p) for p in _precisions(args.precision)]
+            for provider, precision in placements:
+                det = Detector.from_checkpoint(checkpoint, device=device, backend="onnxruntime", precision=precision,
                                                backend_options={"provider": provider})
                 arms.append((f"ort {provider} {det.precision}", det))
         else:
             raise ValueError(f"unknown backend {backend!r}; choose from torch, onnxruntime")
     return arms
+
+
+def _precisions(text: str) -> list[str]:
+    precisions = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = sorted(set(precisions) - {"fp32", "int8"})
+    if unknown or not precisions:
+        raise ValueError(f"--precision {text!r}: choose from fp32, int8 (comma-separated) for the CPU arms")
+    return precisions
+
+
+def _fp32_partner(labels: list[str]) -> list[int]:
+    """For each arm label, the index of the fp32 arm of the same backend and provider (itself when none)."""
+    partners = []
+    for i, label in enumerate(labels):
+        family = label.rsplit(" ", 1)[0]
+        partners.append(next((j for j, other in enumerate(labels) if other == f"{family} fp32"), i))
+    return partners
 
 
 def _variants(device: torch.device, requested: list[str] | None) -> list[str]:
@@ -162,9 +198,11 @@ def _measure(arms: list[tuple[str, object]], frames: list, batch: int, warmup: i
         peak_mb[0] = _peak_rss_mb()
     rows = []
     base = {key: statistics.median(v) for key, v in timings[0].items()}
-    for (label, det), t, par, peak in zip(arms, timings, parity, peak_mb):
+    partners = _fp32_partner([label for label, _ in arms])
+    for k, ((label, det), t, par, peak) in enumerate(zip(arms, timings, parity, peak_mb)):
         med = {key: statistics.median(v) for key, v in t.items()}
         rows.append({
+            "e2e_speedup_vs_fp32": statistics.median(timings[partners[k]]["total"]) / med["total"],
             "arm": label, "batch": batch, "describe": det.describe(),
             "e2e_median_ms": med["total"], "e2e_p95_ms": float(np.percentile(t["total"], 95)),
             "model_median_ms": med["model"], "preprocess_median_ms": med["preprocess"],
@@ -199,6 +237,12 @@ def run(args: argparse.Namespace) -> dict:
             checkpoints = [(b, make_random_checkpoint(Path(tmp) / f"{b}.safetensors", model=ModelConfig(backbone=b),
                                                       preprocess=PreprocessConfig(input_size=(args.height, args.width))))
                            for b in args.backbones]
+        split = None
+        if args.mr is not None:
+            from lsi_perception.bench.synthetic_split import synthetic_test_split
+
+            split = synthetic_test_split(args.mr, args.mr_drives)
+        mr_rows = []
         for name, ckpt in checkpoints:
             arms = _arms(ckpt, backends, device, args)
             for batch in batch_sizes:
@@ -206,6 +250,8 @@ def run(args: argparse.Namespace) -> dict:
                 for row in _measure(arms, frames, batch, warmup, iters):
                     row.update(model=name, wall_s=time.perf_counter() - t0)
                     rows.append(row)
+            if split is not None:
+                mr_rows += [{**row, "model": name} for row in _score_on_split(arms, split)]
             for _, det in arms:
                 det.release()
     device_name = torch.cuda.get_device_name(device) if cuda else "cpu"
@@ -213,17 +259,49 @@ def run(args: argparse.Namespace) -> dict:
         "benchmark": "model", "device": device_name, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "libgomp default"),
         "height": args.height, "width": args.width, "thermal": args.thermal, "iters": iters, "warmup": warmup,
-        "goal": f"pvt_v2_b2 e2e < {GOAL_MS} ms/pair on H100/H200; CPU: onnxruntime >= 2x torch e2e", "rows": rows,
+        "goal": f"pvt_v2_b2 e2e < {GOAL_MS} ms/pair on H100/H200; CPU: onnxruntime >= 2x torch e2e, int8 >= 1.5x "
+                "onnxruntime fp32 with Reasonable MR within 1 point", "rows": rows,
     }
+    if split is not None:
+        result["mr"] = {"config": str(split.config), "drives": split.drives, "images": len(split.frames),
+                        "protocol": "strict", "rows": mr_rows}
     _print_table(result)
     return result
+
+
+def _score_on_split(arms: list[tuple[str, object]], split) -> list[dict]:
+    """Every arm over every frame of ``split`` (interleaved, alternating which arm goes first): Reasonable MR,
+    e2e median, and box agreement with the arm's fp32 partner and with the first arm."""
+    from lsi_perception.bench.synthetic_split import box_agreement
+    from lsi_perception.train.engine import reasonable_mr_metrics, score_detections
+
+    outputs: list[list] = [[] for _ in arms]
+    times: list[list[float]] = [[] for _ in arms]
+    for i, (_, rgb, thermal) in enumerate(split.frames):
+        order = range(len(arms)) if i % 2 == 0 else reversed(range(len(arms)))
+        for k in order:
+            det = arms[k][1]
+            outputs[k].append(det.predict(rgb, thermal))
+            times[k].append(det.last_timings_ms["total"])
+    partners = _fp32_partner([label for label, _ in arms])
+    rows = []
+    for k, (label, _) in enumerate(arms):
+        dets = {name: np.concatenate([d.to_xywh(), d.scores[:, None]], 1).astype(np.float32)
+                for (name, _, _), d in zip(split.frames, outputs[k])}
+        result = score_detections(split.annotations, dets, "strict", reasonable_min_height=55.0 * split.image_height / 512)
+        rows.append({"arm": label, **reasonable_mr_metrics(result), "e2e_median_ms": statistics.median(times[k]),
+                     "e2e_speedup_vs_fp32": statistics.median(times[partners[k]]) / statistics.median(times[k]),
+                     "agreement_vs_fp32": box_agreement(outputs[partners[k]], outputs[k]),
+                     "fp32_arm": arms[partners[k]][0], "agreement_vs_first": box_agreement(outputs[0], outputs[k])})
+    return rows
 
 
 _COLUMNS = (("model", "model", "{:>22}"), ("arm", "arm", "{:>18}"), ("batch", "batch", "{:>5}"),
             ("e2e_median_ms", "e2e ms", "{:>8.1f}"), ("e2e_p95_ms", "e2e p95", "{:>8.1f}"),
             ("preprocess_median_ms", "prep ms", "{:>8.1f}"), ("model_median_ms", "net ms", "{:>8.1f}"),
             ("decode_median_ms", "dec ms", "{:>7.2f}"), ("e2e_speedup_vs_first", "e2e x", "{:>6.2f}"),
-            ("model_speedup_vs_first", "net x", "{:>6.2f}"), ("detections", "dets", "{:>5}"),
+            ("model_speedup_vs_first", "net x", "{:>6.2f}"), ("e2e_speedup_vs_fp32", "vs fp32", "{:>7.2f}"),
+            ("detections", "dets", "{:>5}"),
             ("same_count", "same", "{!s:>5}"), ("max_box_diff_px", "max|dbox|", "{:>9.1e}"), ("peak_mb", "peak MB", "{:>8}"))
 
 
@@ -241,4 +319,17 @@ def _print_table(result: dict) -> None:
                        if row[key] is not None else f"{'-':>8}" for key, _, fmt in _COLUMNS))
     for row in result["rows"]:
         print(f"  {row['arm']}: {row['describe']}")
+    if "mr" in result:
+        mr = result["mr"]
+        print(f"\nsynthetic test split of {mr['config']}: {mr['drives']} drives, {mr['images']} images, interleaved; "
+              f"Reasonable MR % ({mr['protocol']} protocol) all / day / night; agreement = reference boxes matched "
+              "one to one at IoU >= 0.5, median IoU, median |score difference|")
+        print(f"{'model':>22} {'arm':>18} {'MR all':>7} {'day':>6} {'night':>6} {'e2e ms':>7} {'vs fp32':>7} "
+              f"{'vs fp32: matched':>16} {'IoU':>6} {'|dscore|':>8} {'vs first: matched':>17} {'IoU':>6}")
+        for row in mr["rows"]:
+            a, f = row["agreement_vs_fp32"], row["agreement_vs_first"]
+            print(f"{row['model']:>22} {row['arm']:>18} {row['mr_reasonable_all']:7.2f} {row['mr_reasonable_day']:6.2f} "
+                  f"{row['mr_reasonable_night']:6.2f} {row['e2e_median_ms']:7.1f} {row['e2e_speedup_vs_fp32']:7.2f} "
+                  f"{a['matched_fraction']:16.1%} {a['median_iou']:6.3f} {a['median_abs_score_diff']:8.4f} "
+                  f"{f['matched_fraction']:17.1%} {f['median_iou']:6.3f}")
     print(f"goal: {result['goal']}")

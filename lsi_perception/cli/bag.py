@@ -5,7 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from lsi_perception.cli.detector_options import add_detector_arguments, build_detector, homography
+from lsi_perception.cli.detector_options import (
+    add_detector_arguments,
+    build_detector,
+    describe_detector,
+    homography,
+)
 from lsi_perception.pipeline.defaults import OVERLAY_TOPIC
 
 
@@ -129,6 +134,7 @@ def _run_detect(args: argparse.Namespace) -> int:
     NodeConfig(slop=args.slop, queue_size=args.queue_size).validate()  # the node's checks
     args.thermal_to_rgb_homography = homography(args)
     detector, checkpoint = build_detector(args)
+    print(f"detector: {describe_detector(detector)}")
     cfg = DetectConfig(rgb_topic=args.rgb_topic, thermal_topic=args.thermal_topic, slop_s=args.slop,
                        queue_size=args.queue_size, thermal_to_rgb_homography=tuple(args.thermal_to_rgb_homography),
                        overlay_topic=f"/{OVERLAY_TOPIC}" if args.overlay else None,

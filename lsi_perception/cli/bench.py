@@ -1,4 +1,4 @@
-"""``lsi bench {model,train,node,eval,soak,all}``: benchmarks that print a table and write JSON (never pass/fail).
+"""``lsi bench {model,train,node,eval,soak,gpu,all}``: benchmarks that print a table and write JSON (never pass/fail).
 
 Each benchmark lives in ``lsi_perception/bench/<name>.py`` with ``add_arguments(parser)`` and
 ``run(args) -> dict``; this module only wires them into the CLI and writes the JSON.
@@ -11,8 +11,10 @@ import json
 import sys
 from pathlib import Path
 
+from lsi_perception.bench import BenchmarkUnavailable
+
 BENCHMARKS = ("model", "train", "node", "eval")
-SEPARATE = ("soak",)  # long-running: only on request, not part of ``all``
+SEPARATE = ("soak", "gpu")  # only on request, not part of ``all``: long-running (soak), needs CUDA (gpu)
 
 
 def _load(name: str):
@@ -56,7 +58,12 @@ def _run(args: argparse.Namespace) -> int:
             margs.out = args.out
         else:
             margs = args
-        result = module.run(margs)
+        try:
+            result = module.run(margs)
+        except BenchmarkUnavailable as exc:  # e.g. gpu without CUDA: say why
+            print(f"bench {name}: {exc}", file=sys.stderr)
+            status = 1
+            continue
         path = args.out / f"bench_{name}.json"
         path.write_text(json.dumps(result, indent=2))
         print(f"bench {name}: results written to {path}")

@@ -14,6 +14,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from lsi_perception.backends import BACKEND_CHOICES
     from lsi_perception.demo import DemoConfig
 
     d = DemoConfig()
@@ -29,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", type=float, default=d.rate,
                    help="playback speed factor (default %(default)s: 1 pair/s, which 2 CPU cores keep up with)")
     p.add_argument("--device", default=d.device, help="node device: auto | cpu | cuda | cuda:N")
+    p.add_argument("--backend", default=d.backend, choices=BACKEND_CHOICES,
+                   help="node backend (default auto: the fastest here, named in lsi_detector.log)")
     p.add_argument("--tiny", action="store_true", help="smoke-test setting: 3 frames per drive of 160x128, rate 0.2")
     p.add_argument("--seed", type=int, default=d.seed)
     p.set_defaults(func=_run)
@@ -41,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.tiny:
         frames, width, height, rate = 3, 160, 128, 0.2
     cfg = DemoConfig(out_dir=args.out, checkpoint=args.checkpoint, frames_per_drive=frames, width=width,
-                     height=height, rate=rate, device=args.device, seed=args.seed)
+                     height=height, rate=rate, device=args.device, backend=args.backend, seed=args.seed)
     summary = run_demo(cfg)
     print(describe(summary))
     return 0

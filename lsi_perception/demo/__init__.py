@@ -51,6 +51,7 @@ class DemoConfig:
     height: int = 512
     rate: float = 0.05  # playback speed factor: 20 Hz camera -> 1 pair per wall-clock second
     device: str = "auto"
+    backend: str = "auto"  # the node's backend parameter (auto: the fastest here; its log says which and why)
     seed: int = 7  # no training config uses it: the demo drive is unseen by the shipped model
     node_start_timeout_s: float = 180.0  # model load + warm-up on a slow machine
     drain_timeout_s: float = 30.0  # after the player ends, wait this long for the node's last arrays
@@ -140,7 +141,7 @@ def _ros_env() -> dict[str, str]:
 
 def _lsi_detector_command(checkpoint: Path, cfg: DemoConfig, topics: FromDatasetConfig) -> list[str]:
     base = detector_command()
-    params = {"checkpoint": str(checkpoint), "use_sim_time": "true", "device": cfg.device}
+    params = {"checkpoint": str(checkpoint), "use_sim_time": "true", "device": cfg.device, "backend": cfg.backend}
     # The node subscribes with sensor-data QoS (best effort), the right default for live cameras. A bag
     # replay is meant to be lossless and the player publishes reliably: subscribe reliably too, so every
     # pair is scored even when this CPU is busy (frames cross processes through the shared memory of the

@@ -45,6 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import LossConfig
+from .double_backward import cheap_double_backward
 
 
 class FusedDetector(Protocol):
@@ -71,6 +72,13 @@ def _frozen_batch_norm(net: FusedDetector) -> Iterator[None]:
     finally:
         for m in bns:
             m.train()
+
+
+def _fused_score_logits(net: FusedDetector, vis: list[Tensor], th: list[Tensor]) -> Tensor:
+    """The score logits of ``forward_fused``; through ``net.forward_fused_scores`` when the network has it
+    (the same computation without the box and IoU branches, which f does not look at)."""
+    scores_only = getattr(net, "forward_fused_scores", None)
+    return scores_only(vis, th) if scores_only is not None else net.forward_fused(vis, th)["score_logits"]
 
 
 def score_functional(score_logits: Tensor, kind: str = "decision", topk: int = 32,
@@ -119,7 +127,11 @@ class LSIRegularizer:
     pick its locations; without it that pass is run here, without gradients.
     """
 
-    def __init__(self, cfg: LossConfig | None = None, *, generator: torch.Generator | None = None) -> None:
+    def __init__(self, cfg: LossConfig | None = None, *, generator: torch.Generator | None = None,
+                 cheap_second_order: bool = True) -> None:
+        """``cheap_second_order`` (Fisher estimator): run fusion, neck and heads through the layers of
+        ``double_backward`` in the perturbed pass (same R and gradients to float rounding, about half the
+        cost on CPU); False keeps PyTorch's own second derivatives (the reference in test_lsi.py)."""
         cfg = cfg or LossConfig()
         cfg.validate()
         self.samples = cfg.lsi_samples
@@ -132,6 +144,7 @@ class LSIRegularizer:
         self.eps = cfg.lsi_eps
         self.combine = cfg.lsi_combine
         self.generator = generator
+        self.cheap_second_order = cheap_second_order
 
     def __call__(
         self, net: FusedDetector, vis_feats: Sequence[Tensor], th_feats: Sequence[Tensor],
@@ -150,9 +163,11 @@ class LSIRegularizer:
         fisher = self.estimator == "fisher"
         with torch.enable_grad() if fisher else contextlib.nullcontext():
             vis_in, th_in, noise_vis, noise_th = self._perturbed_batch(vis_feats, th_feats, leaf=fisher)
-            with _frozen_batch_norm(net):
-                outputs = net.forward_fused(vis_in, th_in)
-            f = score_functional(outputs["score_logits"], self.functional, self.topk,
+            cheap = (cheap_double_backward(net, input_grads_only=True) if fisher and self.cheap_second_order
+                     else contextlib.nullcontext())
+            with _frozen_batch_norm(net), cheap:
+                score_logits = _fused_score_logits(net, vis_in, th_in)
+            f = score_functional(score_logits, self.functional, self.topk,
                                  None if locations is None else locations.repeat(2 * self.samples, 1))  # [2nk]
             f_vis, f_th = f.chunk(2)  # visible-perturbed half, thermal-perturbed half: [n * k] each
             if fisher:
@@ -180,7 +195,7 @@ class LSIRegularizer:
         k = vis_feats[0].shape[0]
         if clean_scores is None:
             with torch.no_grad(), _frozen_batch_norm(net):
-                clean_scores = net.forward_fused(list(vis_feats), list(th_feats))["score_logits"]
+                clean_scores = _fused_score_logits(net, list(vis_feats), list(th_feats))
         flat = clean_scores[:k].detach().float().flatten(1)
         return flat.topk(min(self.topk, flat.shape[1]), dim=1).indices
 

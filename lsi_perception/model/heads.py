@@ -47,6 +47,10 @@ class DecoupledHead(nn.Module):
         nn.init.zeros_(self.iou_out.bias)
         nn.init.constant_(self.box_out.bias, _inverse_softplus(INITIAL_HALF_SIZE_IN_STRIDES))
 
+    def score_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward(x)["score_logits"]`` alone (the quality tower and score conv; no IoU or box branch)."""
+        return self.score_out(self.quality_tower(self.input_proj(x)))
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.input_proj(x)
         q = self.quality_tower(x)

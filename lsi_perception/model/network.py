@@ -79,10 +79,18 @@ class LSIDetectorNet(nn.Module):
         Returns {"score_logits": [B, C, h, w], "iou_logits": [B, 1, h, w], "box_ltrb": [B, 4, h, w],
         "stride": int} at the padded size (h = Hp / stride).
         """
-        fused = [unit(v, t) for unit, v, t in zip(self.fusion, vis[self.first_level:], th[self.first_level:])]
-        out: dict = self.head(self.neck(fused))
+        out: dict = self.head(self._fused_neck(vis, th))
         out["stride"] = self.stride
         return out
+
+    def forward_fused_scores(self, vis: list[torch.Tensor], th: list[torch.Tensor]) -> torch.Tensor:
+        """``forward_fused(vis, th)["score_logits"]`` without the IoU and box branches (the LSI regularizer
+        looks at scores only)."""
+        return self.head.score_logits(self._fused_neck(vis, th))
+
+    def _fused_neck(self, vis: list[torch.Tensor], th: list[torch.Tensor]) -> torch.Tensor:
+        fused = [unit(v, t) for unit, v, t in zip(self.fusion, vis[self.first_level:], th[self.first_level:])]
+        return self.neck(fused)
 
     def forward(self, rgb: torch.Tensor, thermal: torch.Tensor) -> dict:
         out = self.forward_fused(*self.extract_features(rgb, thermal))

@@ -16,9 +16,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lsi_perception.backends import BACKENDS, ORT_PROVIDERS
+from lsi_perception.backends import BACKEND_CHOICES, INFERENCE_PRECISIONS, ORT_PROVIDERS
 from lsi_perception.config import InferenceConfig
-from lsi_perception.device import PRECISIONS
 from lsi_perception.pipeline.defaults import (
     IDENTITY_HOMOGRAPHY,
     MISSING_MODALITY,
@@ -69,12 +68,16 @@ class NodeConfig:
     # ---- model
     checkpoint: str = _param("", "Detector checkpoint (.safetensors); empty = the package's default model in models/")
     device: str = _param("auto", f"Torch device: {DEVICES_HINT} (auto = CUDA when available, else CPU)")
-    backend: str = _param("torch", "Network runtime: torch, or onnxruntime (the checkpoint's ONNX export, cached by content; "
-                          "same preprocessing and NMS)", choices=BACKENDS)
-    execution_provider: str = _param("auto", "onnxruntime execution provider: auto | cpu | cuda | tensorrt (auto = cuda on "
-                                     "a CUDA device, else cpu); unused with backend torch", choices=ORT_PROVIDERS)
-    precision: str = _param("auto", "Inference precision: auto | fp32 | fp16 | bf16 (auto = bf16 on CUDA GPUs that support it, else fp16; fp32 on CPU)",
-                            choices=PRECISIONS)
+    backend: str = _param("auto", "Network runtime: auto (the fastest that gives torch's boxes here, logged at start: "
+                          "onnxruntime on CPU; on CUDA onnxruntime TensorRT, else CUDA, else torch; torch when onnxruntime "
+                          "is missing or fails), torch, or onnxruntime (the checkpoint's ONNX export, cached by content; "
+                          "same preprocessing and NMS)", choices=BACKEND_CHOICES)
+    execution_provider: str = _param("auto", "onnxruntime execution provider: auto | cpu | cuda | tensorrt (auto = chosen "
+                                     "with the backend: cuda on a CUDA device, else cpu); unused with backend torch",
+                                     choices=ORT_PROVIDERS)
+    precision: str = _param("auto", "Inference precision: auto | fp32 | fp16 | bf16 | int8 (auto = fp32 on CPU; on CUDA fp16 "
+                            "with onnxruntime, bf16 with torch where supported; int8 = onnxruntime on CPU, the export "
+                            "statically quantized)", choices=INFERENCE_PRECISIONS)
     input_height: int = _param(0, "Network input height in pixels; 0 = the checkpoint's preprocess.input_size", lo=0, hi=8192)
     input_width: int = _param(0, "Network input width in pixels; 0 = the checkpoint's preprocess.input_size", lo=0, hi=8192)
     warmup_iterations: int = _param(2, "Dummy inferences run at configure so the first real pair is not slow", lo=0, hi=100)

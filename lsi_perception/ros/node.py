@@ -217,7 +217,7 @@ class LsiDetectorNode(NodeDiagnostics, LifecycleNode):
         cfg = self.config
         path = resolve_checkpoint(cfg.checkpoint)
         t0 = time.perf_counter()
-        options = {"provider": cfg.execution_provider} if cfg.backend == "onnxruntime" else None
+        options = {"provider": cfg.execution_provider} if cfg.backend != "torch" else None
         detector = Detector.from_checkpoint(
             path, device=cfg.device, precision=cfg.precision, backend=cfg.backend, backend_options=options,
             preprocess={"input_size": cfg.input_size} if cfg.input_size is not None else None)
@@ -232,7 +232,7 @@ class LsiDetectorNode(NodeDiagnostics, LifecycleNode):
         inference = detector.inference
         self.get_logger().info(
             f"loaded {path} ({detector.meta.model.backbone}, classes {list(detector.class_names)}) with "
-            f"{detector.describe()} in {time.perf_counter() - t0:.1f} s; score_threshold "
+            f"{detector.describe()} ({detector.backend_reason}) in {time.perf_counter() - t0:.1f} s; score_threshold "
             f"{inference.score_threshold}, nms_iou {inference.nms_iou}, max_detections {inference.max_detections}")
 
     def _release_detector(self) -> None:
