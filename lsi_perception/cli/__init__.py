@@ -1,4 +1,4 @@
-"""The ``lsi`` command: train, eval, bag, export, bench, demo, data.
+"""The ``lsi`` command: train, eval, bag, export, bench, demo, data, diagnose.
 
 Each subcommand lives in its own module here and exposes ``register(subparsers)``, which adds an
 argparse parser whose ``func`` default takes the parsed namespace and returns an exit code. Modules keep
@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMAND_MODULES = ("train", "eval", "bag", "export", "bench", "demo", "data")
+SUBCOMMAND_MODULES = ("train", "eval", "bag", "export", "bench", "demo", "data", "diagnose")
 
 
 def build_parser() -> argparse.ArgumentParser:
