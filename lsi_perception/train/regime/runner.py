@@ -17,7 +17,7 @@ import resource
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from multiprocessing import get_context
+from multiprocessing import get_context, set_start_method
 from pathlib import Path
 
 import torch
@@ -210,4 +210,7 @@ class RegimeExperiment:
 
 
 def _run_in_worker(cfg: RegimeConfig, command: str, run: RegimeRun) -> dict:
+    # A spawned worker inherits "spawn" as its default start method; its DataLoader workers would then have
+    # to pickle the dataset. Fork them, as a run started from the command line does.
+    set_start_method("fork", force=True)
     return RegimeExperiment(cfg, command).run_one(run)
