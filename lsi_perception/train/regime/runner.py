@@ -22,9 +22,7 @@ from pathlib import Path
 
 import torch
 
-from lsi_perception.data.contrast import dataset_contrast
-from lsi_perception.train.experiment.runner import ensure_split
-from lsi_perception.train.experiment.scoring import mean_images
+from lsi_perception.train.experiment.runner import prepare_outputs
 from lsi_perception.train.probe import train_probe
 from lsi_perception.train.regime.config import (
     CANDIDATE_ARMS,
@@ -115,18 +113,9 @@ class RegimeExperiment:
     # ------------------------------------------------------------------ running
     def prepare(self) -> None:
         cfg = self.cfg
-        for split, syn in (("train", cfg.train_data), ("val", cfg.val_data), ("test", cfg.test_data)):
-            ensure_split(cfg.split_root(split), syn)
-        self.out.mkdir(parents=True, exist_ok=True)
-        contrast_path = self.out / "contrast.json"
-        if not contrast_path.is_file():
-            summary = {split: dataset_contrast(cfg.split_root(split), max_images=200).summary()
-                       for split in ("train", "test")}
-            contrast_path.write_text(json.dumps(summary, indent=2))
-        means_path = self.out / "mean_images.pt"
-        if not means_path.is_file():
-            rgb, th = mean_images(cfg.run_config(RegimeRun("delta0", cfg.seeds[0])), cfg.mean_image_count)
-            torch.save({"rgb": rgb, "thermal": th}, means_path)
+        splits = {split: (cfg.split_root(split), syn)
+                  for split, syn in (("train", cfg.train_data), ("val", cfg.val_data), ("test", cfg.test_data))}
+        prepare_outputs(self.out, splits, cfg.run_config(RegimeRun("delta0", cfg.seeds[0])), cfg.mean_image_count)
 
     def _means(self):
         saved = torch.load(self.out / "mean_images.pt", weights_only=True)
