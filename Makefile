@@ -9,10 +9,10 @@ PY := $(VENV)/bin/python
 SETUP := tools/setup_venv.sh
 export LSI_VENV := $(abspath $(VENV))
 
-.PHONY: help setup setup-gpu demo test test-ros check-colcon lint bench model experiment clean
+.PHONY: help setup setup-gpu demo test test-ros check-colcon lint bench model experiment experiment-regime clean
 
 help:  ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 setup:  ## build .venv: torch, timm, ROS 2 Kilted wheels (ROS_DISTRO=jazzy: Jazzy, .venv-jazzy), vision_msgs
 	@bash $(SETUP)
@@ -46,6 +46,9 @@ model: setup  ## retrain the shipped demo model (2 CPU cores, ~38 min) and expor
 
 experiment: setup  ## delta=0 vs LSI vs modality dropout, 3 seeds + calibration (2 CPU cores, ~60 min) -> docs/experiment.md
 	$(PY) -m lsi_perception.train.experiment --scale cpu $(ARGS)
+
+experiment-regime: setup  ## does LSI help a model that neglects RGB? diagnostics + remedies, 3 seeds (2 CPU cores, <= 60 min) -> docs/experiment_regime.md
+	$(PY) -m lsi_perception.train.regime --scale cpu $(ARGS)
 
 clean:  ## remove generated outputs (keeps .venv)
 	rm -rf demo_out bench_out runs .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The ``lsi`` command: train, eval, bag, export, bench, demo, data, predict, calibrate.
+"""The ``lsi`` command: train, eval, bag, export, bench, demo, data, predict, calibrate, diagnose.
 
 Each subcommand lives in its own module here and exposes ``register(subparsers)``, which adds an
 argparse parser whose ``func`` default takes the parsed namespace and returns an exit code. Modules keep
@@ -11,7 +11,7 @@ import importlib
 import signal
 import sys
 
-SUBCOMMAND_MODULES = ("train", "eval", "bag", "export", "bench", "demo", "data", "predict", "calibrate")
+SUBCOMMAND_MODULES = ("train", "eval", "bag", "export", "bench", "demo", "data", "predict", "calibrate", "diagnose")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -124,8 +124,8 @@ def dataset_contrast(root: str | Path, max_images: int | None = None, min_height
                 per_channel = [person_contrast(c, tuple(a["bbox"]), n) for c, n in zip(channels, noise_rgb)]
                 c_rgb = None if per_channel[0] is None else max(per_channel)
                 c_th = person_contrast(th, tuple(a["bbox"]), noise_th)
-                if c_rgb is not None and c_th is not None:
-                    stats.add(tod, c_rgb, c_th)
+                if c_rgb is not None and c_th is not None:  # a slice ("slice" key) is a group of its own
+                    stats.add(f"{tod} {a['slice']}" if "slice" in a else tod, c_rgb, c_th)
     return stats
 
 

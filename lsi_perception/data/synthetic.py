@@ -45,6 +45,7 @@ from .synthetic_scene import DriveSimulator, SyntheticFrame, SyntheticObject
 __all__ = ["SyntheticConfig", "WorldPhysics", "DrivePlan", "SyntheticFrame", "SyntheticObject", "plan_drives",
            "generate_drive", "generate_dataset", "GeneratedDataset"]
 
+RGB_ONLY_SLICE = "rgb_only"  # annotation "slice" value of a pedestrian with no thermal signature
 KAIST_CATEGORIES = [{"id": 0, "name": "__ignore__"}, {"id": 1, "name": "person"}, {"id": 2, "name": "cyclist"}]
 DAY_SETS = {"train": (0, 1, 2), "test": (6, 7, 8)}
 NIGHT_SETS = {"train": (3, 4, 5), "test": (9, 10, 11)}
@@ -79,6 +80,10 @@ class SyntheticConfig:
     image_format: str = "jpg"  # "jpg" (KAIST) or "png" (lossless)
     jpeg_quality: int = 92
     thermal_radiometric: bool = False  # also write lwir_radiometric/*.png: 16-bit centi-kelvin (FLIR TLinear)
+    # By day, the share of pedestrians with no thermal signature (behind glass, which is opaque in LWIR;
+    # heat-insulating clothing; thermal crossover): drawn in RGB only, annotated "slice": "rgb_only" (the
+    # RGB-only slice, docs/experiment_regime.md). Drawn from its own random stream, so 0 leaves the world as is.
+    rgb_only_fraction: float = 0.0
     physics: WorldPhysics = field(default_factory=WorldPhysics)  # the world's temperatures, light, cameras
 
     def validate(self) -> None:
@@ -86,6 +91,8 @@ class SyntheticConfig:
             raise ValueError("frames and frames_per_drive must be >= 1")
         if not 0.0 <= self.day_fraction <= 1.0 or not 0.0 <= self.test_fraction <= 1.0:
             raise ValueError("day_fraction and test_fraction must be in [0, 1]")
+        if not 0.0 <= self.rgb_only_fraction <= 1.0:
+            raise ValueError(f"rgb_only_fraction={self.rgb_only_fraction} must be in [0, 1]")
         if self.height < 32 or self.width < 32:
             raise ValueError(f"image size {self.width}x{self.height} is too small (>= 32x32)")
         if self.image_format not in ("jpg", "png"):
@@ -216,6 +223,8 @@ def generate_dataset(root: str | Path, cfg: SyntheticConfig | None = None) -> Ge
                     "track_id": track_ids.setdefault((plan.index, o.track_id), len(track_ids) + 1),
                 })
                 bbgt.append(BbGtObject("person", (x1, y1, w, h), o.occlusion > 0, (0.0, 0.0, 0.0, 0.0), o.ignore))
+                if o.rgb_only:  # only then: a world without the slice writes the same file as before
+                    c["annotations"][-1]["slice"] = RGB_ONLY_SLICE
                 positives[plan.split] += int(not o.ignore)
             write_bbgt(root / "annotations" / set_dir / video / f"{stem}.txt", bbgt)
             lists[plan.split].append(name)

@@ -70,6 +70,7 @@ class Pedestrian:
     sun_gain: float  # K added to clothing when the person stands in the sun
     stripe_period: float  # texture of the clothes, in units of the person's height
     stripe_phase: float
+    thermal_visible: bool = True  # False: no thermal signature (behind glass, insulated, crossover)
 
 
 @dataclass
@@ -174,6 +175,7 @@ def draw_person(layers: FrameLayers, person: Pedestrian, x: float, height: float
 
     By day a person in the sun is shaded across the body (lit side toward the sun), casts a shadow on
     the ground, and its clothes warm by ``sun_gain``; the thermal silhouette lands ``th_dx`` px over.
+    A person without ``thermal_visible`` is drawn (with its shadow) in RGB and the instance map only.
     """
     facing = 1 if person.vx >= 0 else -1
     labels, fx, fy = person_patch(height, person.phase, facing)
@@ -183,7 +185,7 @@ def draw_person(layers: FrameLayers, person: Pedestrian, x: float, height: float
     box = (float(x0 + xs.min()), float(y0 + ys.min()), float(x0 + xs.max() + 1), float(y0 + ys.max() + 1))
     ph, pw = labels.shape
     if sunlit and height >= 4:  # cast shadow: a flat ellipse on the ground beside the feet
-        for img in (layers.rgb, layers.thermal):
+        for img in (layers.rgb, layers.thermal) if person.thermal_visible else (layers.rgb,):
             off = th_dx if img is layers.thermal else 0.0
             c = _pt(x + off + 0.35 * height, person.foot_y)
             axes = (int(round(0.45 * height * _SUB)), int(round(0.05 * height * _SUB)) + _SUB)
@@ -209,7 +211,8 @@ def draw_person(layers: FrameLayers, person: Pedestrian, x: float, height: float
     ids = np.full(labels.shape, instance_id, np.uint16)
     in_frame = _paste(layers.rgb, mask, rgb_patch, x0, y0)
     _paste(layers.instance_map, mask, ids, x0, y0)
-    _paste(layers.thermal, mask, th_patch, int(round(x + th_dx - fx)), y0)
+    if person.thermal_visible:
+        _paste(layers.thermal, mask, th_patch, int(round(x + th_dx - fx)), y0)
     return DrawnPerson(person.track_id, box, int(mask.sum()), in_frame, instance_id)
 
 

@@ -26,6 +26,8 @@ from .synthetic_render import (
     draw_pole,
 )
 
+SLICE_STREAM = 4242  # third seed word of the per-drive stream that picks the RGB-only slice
+
 if TYPE_CHECKING:
     from .synthetic import DrivePlan, SyntheticConfig
 
@@ -41,6 +43,7 @@ class SyntheticObject:
     ignore: bool
     visible_fraction: float
     instance_id: int = 0  # value of this person's pixels in SyntheticFrame.instance_map
+    rgb_only: bool = False  # no thermal signature: the RGB-only slice (SyntheticConfig.rgb_only_fraction)
 
 
 @dataclass
@@ -62,6 +65,8 @@ class DriveSimulator:
         self.cfg, self.plan = cfg, plan
         self.phys = cfg.physics
         self.rng = np.random.default_rng([cfg.seed, plan.index])
+        # Who has no thermal signature comes from a stream of its own: the world is otherwise the same.
+        self.slice_rng = np.random.default_rng([cfg.seed, plan.index, SLICE_STREAM])
         self.layout = SceneLayout.for_size(cfg.height, cfg.width)
         self.scale = cfg.height / 512.0
         rng = self.rng
@@ -136,6 +141,7 @@ class DriveSimulator:
             clothing = clim.shade + uniform(rng, phys.person_day_delta_k)
         else:
             clothing = clim.air + uniform(rng, phys.person_night_delta_k)
+        hidden = clim.is_day and self.cfg.rgb_only_fraction > 0 and self.slice_rng.random() < self.cfg.rgb_only_fraction
         speed = rng.uniform(0.012, 0.03)  # fraction of own height per frame (about 0.5-1.4 m/s at 20 Hz)
         return Pedestrian(
             track_id=self.next_track, x=x, foot_y=foot_y,
@@ -145,6 +151,7 @@ class DriveSimulator:
             skin_rgb=skin, shirt_rgb=shirt, pants_rgb=pants, clothing_temp=clothing,
             skin_extra=uniform(rng, phys.skin_extra_k), sun_gain=uniform(rng, phys.person_sun_gain_k),
             stripe_period=rng.uniform(0.04, 0.15), stripe_phase=rng.uniform(0, 2 * np.pi),
+            thermal_visible=not hidden,
         )
 
     def _sample_height(self) -> float:
@@ -236,7 +243,7 @@ class DriveSimulator:
                 if -q.width <= x <= W + q.width:
                     draw_pole(layers, q, x, light_at(x, q.foot_y), th_dx, phys)
 
-        objects = self._annotate(layers, drawn)
+        objects = self._annotate(layers, drawn, {p.track_id for p in self.people if not p.thermal_visible})
         temp = layers.thermal
         dx, dy = self.shift
         if dx or dy:
@@ -249,7 +256,7 @@ class DriveSimulator:
         return SyntheticFrame(rgb, thermal, objects, t, t / cfg.fps, self.plan.time_of_day,
                               layers.instance_map if keep_instance_map else None, radiometric)
 
-    def _annotate(self, layers: FrameLayers, drawn: list) -> list[SyntheticObject]:
+    def _annotate(self, layers: FrameLayers, drawn: list, rgb_only: set[int]) -> list[SyntheticObject]:
         cfg = self.cfg
         H, W = cfg.height, cfg.width
         counts = np.bincount(layers.instance_map.ravel(), minlength=len(drawn) + 2)
@@ -267,5 +274,6 @@ class DriveSimulator:
             hidden = 1.0 - vis_frac
             occlusion = 0 if hidden < 0.1 else (1 if hidden <= 0.5 else 2)
             ignore = height < cfg.ignore_below_height or d.area_in_frame / d.area < cfg.min_in_frame_fraction
-            objects.append(SyntheticObject(d.track_id, box, height, occlusion, bool(ignore), vis_frac, d.instance_id))
+            objects.append(SyntheticObject(d.track_id, box, height, occlusion, bool(ignore), vis_frac, d.instance_id,
+                                           d.track_id in rgb_only))
         return objects

@@ -196,6 +196,37 @@ class RuntimeConfig:
             raise ValueError(f"runtime.amp={self.amp!r} is not one of {', '.join(AMP_MODES)}")
 
 
+BALANCE_METHODS = ("none", "ogm_ge", "unimodal_heads")
+AUX_COMBINES = ("sum", "mmpareto")
+
+
+@dataclass
+class BalanceConfig:
+    """Modality-balancing remedies other than the LSI term (``loss.delta``) and modality dropout
+    (``data.augment.modality_dropout``); docs/experiment_regime.md compares them. Single process only.
+
+    ``ogm_ge`` (train/ogm_ge.py): the leading modality's backbone gradients scaled by
+    1 - tanh(alpha * rho) plus Gaussian noise (Peng et al., CVPR 2022). ``unimodal_heads``
+    (train/unimodal_heads.py): a detection head per modality on its own backbone features, trained with
+    the same losses (weight ``aux_weight``) and dropped at export; ``aux_combine: mmpareto`` integrates
+    the backbones' multimodal and unimodal gradients as MMPareto does (Wei and Hu, ICML 2024).
+    """
+
+    method: str = "none"  # "none" | "ogm_ge" | "unimodal_heads"
+    alpha: float = 0.5  # ogm_ge: modulation strength (the paper's range 0.1-3)
+    ge_noise: bool = True  # ogm_ge: add the generalization-enhancement noise (False: plain OGM)
+    aux_weight: float = 1.0  # unimodal_heads: weight of each unimodal head's loss
+    aux_combine: str = "sum"  # unimodal_heads: "sum" (plain multitask) | "mmpareto"
+    mmpareto_gamma: float = 1.5  # unimodal_heads + mmpareto: magnitude enhancement (the authors' value)
+
+    def validate(self) -> None:
+        if self.method not in BALANCE_METHODS or self.aux_combine not in AUX_COMBINES:
+            raise ValueError(f"balance.method={self.method!r} must be one of {', '.join(BALANCE_METHODS)} and "
+                             f"balance.aux_combine={self.aux_combine!r} one of {', '.join(AUX_COMBINES)}")
+        if self.alpha <= 0 or self.aux_weight <= 0 or self.mmpareto_gamma <= 0:
+            raise ValueError("balance.alpha, balance.aux_weight and balance.mmpareto_gamma must be > 0")
+
+
 @dataclass
 class TrainConfig:
     """One training run: ``lsi train --config config/train_*.yaml [section.key=value ...]``."""
@@ -209,6 +240,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
 
     @property
     def run_dir(self) -> Path:
@@ -218,7 +250,7 @@ class TrainConfig:
         if not self.name or "/" in self.name:
             raise ValueError(f"name={self.name!r} must be a non-empty folder name (no '/')")
         for section in (self.model, self.preprocess, self.inference, self.loss, self.data, self.optim,
-                        self.schedule, self.runtime):
+                        self.schedule, self.runtime, self.balance):
             section.validate()
         if self.preprocess.input_size is None:
             raise ValueError("training batches need one size: set preprocess.input_size: [height, width]")

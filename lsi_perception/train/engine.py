@@ -87,6 +87,11 @@ class TrainingObjective(nn.Module):
     def forward(self, rgb: Tensor, thermal: Tensor, targets: list[dict[str, Tensor]],
                 measure_modalities: bool = False) -> tuple[dict[str, Tensor], dict[str, float]]:
         vis, th = self.net.extract_features(rgb, thermal)
+        return self._losses(vis, th, targets, measure_modalities)
+
+    def _losses(self, vis: list[Tensor], th: list[Tensor], targets: list[dict[str, Tensor]],
+                measure_modalities: bool) -> tuple[dict[str, Tensor], dict[str, float]]:
+        """The fused detector's losses (+ LSI) from the two backbones' features."""
         outputs = self.net.forward_fused(vis, th)
         extra: dict[str, Tensor] = {}
         stats: dict[str, float] = {}
@@ -100,6 +105,16 @@ class TrainingObjective(nn.Module):
         outputs = {k: (v.float() if isinstance(v, Tensor) else v) for k, v in outputs.items()}
         losses = self.criterion(outputs, targets, extra_terms=extra)
         return losses, {k: float(v) for k, v in stats.items()}
+
+    @property
+    def auxiliary(self) -> nn.Module | None:
+        """Trained modules outside the network (a remedy's extra heads), or None; not exported."""
+        return None
+
+    def backward(self, losses: dict[str, Tensor], scaler: torch.amp.GradScaler) -> None:
+        """Fill the parameters' ``.grad`` from this batch's ``losses`` (remedies that shape gradients
+        override it: train/ogm_ge.py, train/unimodal_heads.py)."""
+        scaler.scale(losses["total"]).backward()
 
 
 @dataclass
@@ -175,7 +190,10 @@ def train_step(ctx: StepContext, batch, measure: bool) -> tuple[dict[str, float]
             f"loss is {total.item()} at this step (terms: { {k: float(v) for k, v in losses.items()} }); "
             "lower optim.lr, raise schedule.warmup_steps or check the batch's boxes"
         )
-    ctx.scaler.scale(total).backward()
+    objective = ctx.objective
+    if isinstance(objective, nn.parallel.DistributedDataParallel):
+        objective = objective.module
+    objective.backward(losses, ctx.scaler)
     ctx.scaler.unscale_(ctx.optimizer)
     params = [p for g in ctx.optimizer.param_groups for p in g["params"]]
     max_norm = ctx.grad_clip if ctx.grad_clip > 0 else math.inf

@@ -8,10 +8,16 @@ import torch
 from lsi_perception.train.config import TrainConfig
 
 
-def build_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW with four groups: (backbone | rest) x (decayed weights | no-decay norms and biases)."""
+def build_optimizer(net: torch.nn.Module, cfg: TrainConfig, extra: torch.nn.Module | None = None
+                    ) -> torch.optim.AdamW:
+    """AdamW with four groups: (backbone | rest) x (decayed weights | no-decay norms and biases).
+
+    ``extra``: trained modules outside the network (a remedy's auxiliary heads), optimized as "rest".
+    """
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-    for name, p in net.named_parameters():
+    named = list(net.named_parameters()) + ([] if extra is None else
+                                            [(f"extra.{n}", p) for n, p in extra.named_parameters()])
+    for name, p in named:
         if not p.requires_grad:
             continue
         is_backbone = name.startswith(("rgb_backbone.", "thermal_backbone."))

@@ -55,7 +55,6 @@ from lsi_perception.train.engine import (
     AmpSettings,
     LoopState,
     StepContext,
-    TrainingObjective,
     format_validation,
     predict_loader,
     resolve_amp,
@@ -63,6 +62,7 @@ from lsi_perception.train.engine import (
     validation_metrics,
 )
 from lsi_perception.train.final_report import final_test_report
+from lsi_perception.train.objectives import build_objective
 from lsi_perception.train.optim import build_optimizer, warmup_cosine
 from lsi_perception.train.prepare import backbone_lr_advice, prepare_training_set
 from lsi_perception.train.rng import rng_state, seed_everything, set_rng_state
@@ -109,7 +109,10 @@ class Trainer:
             warnings.warn(advice, stacklevel=2)
         criterion = build_criterion(cfg.loss, cfg.model.num_classes, self.net.stride)
         regularizer = LSIRegularizer(cfg.loss)
-        objective: torch.nn.Module = TrainingObjective(self.net, criterion, regularizer, cfg.loss.delta)
+        objective: torch.nn.Module = build_objective(cfg, self.net, criterion, regularizer, self.dist.enabled)
+        self.auxiliary = objective.auxiliary  # a remedy's extra heads (optimized, kept in the train state)
+        if self.auxiliary is not None:
+            self.auxiliary.to(self.device)
         if self.dist.enabled:
             objective = DistributedDataParallel(
                 objective, device_ids=[self.device.index] if self.device.type == "cuda" else None)
@@ -126,7 +129,7 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch
         self.dataset_info["train_images"] = len(self.train_loader.dataset)  # type: ignore[arg-type]
         self.total_steps = min(rt.max_steps or math.inf, rt.epochs * steps_per_epoch)
-        self.optimizer = build_optimizer(self.net, cfg)
+        self.optimizer = build_optimizer(self.net, cfg, self.auxiliary)
         self.ema = ModelEMA(self.net, cfg.optim.ema_decay, cfg.optim.ema_tau) if cfg.optim.ema_decay > 0 else None
         s = cfg.schedule
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -149,6 +152,11 @@ class Trainer:
         self.net.load_state_dict(saved.get("online_weights", weights))
         if self.ema is not None:
             self.ema.load_state_dict(saved.get("ema", {"updates": 0}), weights)
+        if self.auxiliary is not None:
+            if "auxiliary" not in saved:
+                raise ValueError(f"{path} has no auxiliary-head weights, but balance.method="
+                                 f"{self.cfg.balance.method!r} trains them: resume with the run's own config")
+            self.auxiliary.load_state_dict(saved["auxiliary"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.scaler.load_state_dict(saved["scaler"])
@@ -210,6 +218,8 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "rng": rngs, "world_size": self.dist.world_size,
         }
+        if self.auxiliary is not None:
+            state["auxiliary"] = {k: v.detach().cpu() for k, v in self.auxiliary.state_dict().items()}
         if self.ema is not None:
             state.update(ema=self.ema.state_dict(), online_weights={k: v.detach().cpu() for k, v in self.net.state_dict().items()})
         meta = self._meta(metrics)

@@ -14,6 +14,7 @@ import torch
 
 from lsi_perception.data.contrast import dataset_contrast
 from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
+from lsi_perception.train.config import TrainConfig
 from lsi_perception.train.experiment.config import ExperimentConfig, RunSpec
 from lsi_perception.train.experiment.scoring import mean_images, score_run
 from lsi_perception.train.trainer import STATE_FILE, Trainer
@@ -26,6 +27,25 @@ def ensure_split(root: Path, cfg: SyntheticConfig) -> None:
     print(f"[experiment] generating {cfg.frames} frames under {root} ...", flush=True)
     info = generate_dataset(root, cfg)
     print(f"[experiment] wrote {sum(info.frames.values())} frames in {info.seconds:.0f} s", flush=True)
+
+
+def prepare_outputs(out: Path, splits: dict[str, tuple[Path, SyntheticConfig]], means_from: TrainConfig,
+                    mean_count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generate each split once, write ``contrast.json`` (train and test) and ``mean_images.pt`` (from
+    ``means_from``'s training images) under ``out`` if missing; returns the mean RGB and thermal inputs."""
+    for root, syn in splits.values():
+        ensure_split(root, syn)
+    out.mkdir(parents=True, exist_ok=True)
+    contrast_path = out / "contrast.json"
+    if not contrast_path.is_file():
+        summary = {split: dataset_contrast(splits[split][0], max_images=200).summary() for split in ("train", "test")}
+        contrast_path.write_text(json.dumps(summary, indent=2))
+    means_path = out / "mean_images.pt"
+    if not means_path.is_file():
+        rgb, th = mean_images(means_from, mean_count)
+        torch.save({"rgb": rgb, "thermal": th}, means_path)
+    saved = torch.load(means_path, weights_only=True)
+    return saved["rgb"], saved["thermal"]
 
 
 def calibration_and_first_seed(cfg: ExperimentConfig) -> list[RunSpec]:
@@ -74,20 +94,10 @@ class Experiment:
 
     def prepare(self) -> None:
         cfg = self.cfg
-        for split, syn in (("train", cfg.train_data), ("val", cfg.val_data), ("test", cfg.test_data)):
-            ensure_split(cfg.split_root(split), syn)
-        self.out.mkdir(parents=True, exist_ok=True)
-        contrast_path = self.out / "contrast.json"
-        if not contrast_path.is_file():
-            summary = {split: dataset_contrast(cfg.split_root(split), max_images=200).summary()
-                       for split in ("train", "test")}
-            contrast_path.write_text(json.dumps(summary, indent=2))
-        means_path = self.out / "mean_images.pt"
-        if not means_path.is_file():
-            rgb, th = mean_images(cfg.run_config(RunSpec("delta0", cfg.seeds[0])), cfg.mean_image_count)
-            torch.save({"rgb": rgb, "thermal": th}, means_path)
-        saved = torch.load(means_path, weights_only=True)
-        self.means = (saved["rgb"], saved["thermal"])
+        splits = {split: (cfg.split_root(split), syn)
+                  for split, syn in (("train", cfg.train_data), ("val", cfg.val_data), ("test", cfg.test_data))}
+        self.means = prepare_outputs(self.out, splits, cfg.run_config(RunSpec("delta0", cfg.seeds[0])),
+                                     cfg.mean_image_count)
 
     def plan(self) -> list[RunSpec]:
         """Every run still to do, in order (later seeds only once the delta is chosen)."""

@@ -77,24 +77,30 @@ def substitutions(means: tuple[Tensor, Tensor], unused: str | None) -> dict[str,
 
 
 @torch.no_grad()
-def predict(net: torch.nn.Module, loader: Iterable, inference: InferenceConfig, substitute: Substitute
-            ) -> dict[str, np.ndarray]:
-    """{image_id: float32 [N, 5] x, y, w, h, score} in original-image pixels for one input variant."""
+def predict(net: torch.nn.Module, loader: Iterable, inference: InferenceConfig, substitute: Substitute,
+            device: torch.device | None = None) -> dict[str, np.ndarray]:
+    """{image_id: float32 [N, 5] x, y, w, h, score} in original-image pixels for one input variant
+    (``substitute`` works on CPU batches; the network runs on ``device``, default CPU)."""
     net.eval()
     out: dict[str, np.ndarray] = {}
     for batch in loader:
         rgb, thermal = substitute(batch.rgb, batch.thermal)
+        if device is not None:
+            rgb, thermal = rgb.to(device), thermal.to(device)
         for image_id, dets, meta in zip(batch.image_ids, decode(net(rgb, thermal), inference), batch.meta):
-            boxes = meta["letterbox"].to_original(dets["boxes"].float().numpy())
+            boxes = meta["letterbox"].to_original(dets["boxes"].float().cpu().numpy())
             xywh = xyxy_to_xywh(boxes)
-            out[image_id] = np.concatenate([xywh, dets["scores"].float().numpy()[:, None]], 1).astype(np.float32)
+            scores = dets["scores"].float().cpu().numpy()[:, None]
+            out[image_id] = np.concatenate([xywh, scores], 1).astype(np.float32)
     return out
 
 
-def modality_information(net, loader, annotations, substitute: Substitute, max_images: int = 64) -> dict[str, float]:
+def modality_information(net, loader, annotations, substitute: Substitute, max_images: int = 64,
+                         device: torch.device | None = None) -> dict[str, float]:
     """Mean I_vis, I_th per time of day with the fixed estimator and noise seed (``INFO_ESTIMATOR``), on
     an even subset of about ``max_images`` test images (every k-th batch)."""
-    regularizer = LSIRegularizer(INFO_ESTIMATOR, generator=torch.Generator().manual_seed(INFO_NOISE_SEED))
+    generator = torch.Generator(device=device or "cpu").manual_seed(INFO_NOISE_SEED)
+    regularizer = LSIRegularizer(INFO_ESTIMATOR, generator=generator)
     tod = dict(zip(annotations.im_names, annotations.time_of_day))
     sums: dict[str, list[float]] = {}
     net.eval()
@@ -103,6 +109,8 @@ def modality_information(net, loader, annotations, substitute: Substitute, max_i
         if b % stride:
             continue
         rgb, thermal = substitute(batch.rgb, batch.thermal)
+        if device is not None:
+            rgb, thermal = rgb.to(device), thermal.to(device)
         with torch.no_grad():
             vis, th = net.extract_features(rgb, thermal)
         times = [tod.get(i, "unknown") for i in batch.image_ids]
@@ -138,20 +146,27 @@ def score_run(run_cfg: TrainConfig, test_root: Path, means: tuple[Tensor, Tensor
     setting = reasonable_setting(min_height)
     subs = substitutions(means, unused)
     row: dict = {"step": meta.provenance.get("step"), "val_metrics": meta.provenance.get("metrics", {}), "mr": {}}
-    saved: dict[str, np.ndarray] = {}
+    variants: dict[str, dict[str, np.ndarray]] = {}
     for variant, substitute in subs.items():
-        dets = predict(net, loader, inference, substitute)
+        dets = variants[variant] = predict(net, loader, inference, substitute)
         result = evaluate_detections(annotations, dets, settings=(setting,), protocol=VALIDATION_PROTOCOL)
         row["mr"][variant] = {t: float(v) for t, v in result.mr["reasonable"].items()}
+    row["information"] = modality_information(net, loader, annotations, subs["both"])
+    save_detections(detections_path, variants)
+    return row
+
+
+def save_detections(path: Path, variants: dict[str, dict[str, np.ndarray]]) -> None:
+    """{variant: {image name: [N, 5]}} -> one npz (``load_detections`` reads a variant back)."""
+    saved: dict[str, np.ndarray] = {}
+    for variant, dets in variants.items():
         names = sorted(dets)
         saved[f"{variant}__names"] = np.array(names)
         saved[f"{variant}__counts"] = np.array([len(dets[n]) for n in names], np.int64)
         saved[f"{variant}__dets"] = (np.concatenate([dets[n] for n in names]) if names
                                      else np.zeros((0, 5), np.float32))
-    row["information"] = modality_information(net, loader, annotations, subs["both"])
-    detections_path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(detections_path, **saved)
-    return row
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **saved)
 
 
 def load_detections(path: Path, variant: str) -> dict[str, np.ndarray]:
