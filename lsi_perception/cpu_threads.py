@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 
 OMP_WAIT_VAR = "OMP_WAIT_POLICY"
 KEEP_SPIN_VAR = "LSI_KEEP_OMP_SPIN"
@@ -34,3 +35,20 @@ def prefer_passive_omp_wait(env: MutableMapping[str, str] | None = None) -> bool
         return False
     target[OMP_WAIT_VAR] = "PASSIVE"
     return True
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` torch intra-op threads, then give the caller back its own count.
+
+    ``torch.set_num_threads`` is process-wide: a runner that sets it for its trainings and returns would
+    change every later computation of its caller (a test process, a notebook), and float reductions
+    split over another number of threads round differently."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -18,7 +18,19 @@ from lsi_perception.data.synthetic import generate_dataset
 from lsi_perception.train.config import load_train_config
 from lsi_perception.train.trainer import STATE_FILE, Trainer
 
-torch.set_num_threads(2)
+# Bit-exact comparisons need the same number of torch threads in this process and in the child (float
+# reductions split over another number of threads round differently); set per test, since other test modules
+# and library runners may have changed the process-wide count before this one runs.
+THREADS = 2
+
+
+@pytest.fixture(autouse=True)
+def _same_threads_as_the_child():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    yield
+    torch.set_num_threads(previous)
+
 
 # Runs a training in a child process and SIGKILLs it at the save of step KILL_STEP, after the weights
 # are written and while the train state is half written: the worst moment for a two-file checkpoint.
@@ -26,7 +38,8 @@ KILL_BETWEEN_FILES = """
 import os, signal, sys, torch
 from lsi_perception.train.config import load_train_config
 from lsi_perception.train.trainer import Trainer
-kill_step, overrides = int(sys.argv[1]), sys.argv[2:]
+kill_step, threads, overrides = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+torch.set_num_threads(threads)
 real_save = torch.save
 def save(obj, f, *args, **kwargs):
     if isinstance(obj, dict) and "optimizer" in obj and obj.get("step") == kill_step:
@@ -59,7 +72,7 @@ def test_resume_after_sigkill_between_weights_and_state_is_bit_exact(tiny_data: 
     Trainer(straight, command="straight").fit()
 
     overrides = tiny_overrides(tiny_data, tmp_path / "b", **COMMON)
-    proc = subprocess.run([sys.executable, "-c", KILL_BETWEEN_FILES, "4", *overrides], capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", KILL_BETWEEN_FILES, "4", str(THREADS), *overrides], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == -9, proc.stdout[-2000:] + proc.stderr[-2000:]
     run = tmp_path / "b" / "tiny"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from lsi_perception.cpu_threads import torch_threads
 from lsi_perception.data.contrast import dataset_contrast
 from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
 from lsi_perception.train.config import TrainConfig
@@ -128,9 +129,12 @@ class Experiment:
         return row
 
     def run(self, max_runs: int | None = None, on_result=None) -> None:
+        with torch_threads(self.cfg.threads):
+            self._run(max_runs, on_result)
+
+    def _run(self, max_runs: int | None, on_result) -> None:
         from tqdm import tqdm
 
-        torch.set_num_threads(self.cfg.threads)
         self.prepare()
         done = 0
         total = len(self.plan()) + len(self.cfg.seeds[1:]) * 3 * (choose_delta(self.cfg, self.results())[0] is None)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from lsi_perception.cpu_threads import torch_threads
 from lsi_perception.train.experiment.runner import prepare_outputs
 from lsi_perception.train.probe import train_probe
 from lsi_perception.train.regime.config import (
@@ -123,8 +124,11 @@ class RegimeExperiment:
 
     def run_one(self, run: RegimeRun) -> dict:
         """Train (or probe, or fuse) and score one run; writes and returns its result row."""
+        with torch_threads(self.cfg.threads):
+            return self._run_one(run)
+
+    def _run_one(self, run: RegimeRun) -> dict:
         cfg = self.cfg
-        torch.set_num_threads(cfg.threads)
         wall0, cpu0, started = time.perf_counter(), _cpu_seconds(), time.time()
         test_root, dets = cfg.split_root("test"), self.out / "detections" / f"{run.name}.npz"
         row: dict
