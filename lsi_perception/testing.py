@@ -21,11 +21,12 @@ TEST_INPUT_SIZE = (128, 160)  # (height, width): small enough for fast CPU tests
 
 def make_random_checkpoint(path: str | Path, model: ModelConfig | None = None,
                            preprocess: PreprocessConfig | None = None, inference: InferenceConfig | None = None,
-                           seed: int = 0, dtype: torch.dtype | None = None) -> Path:
+                           seed: int = 0, dtype: torch.dtype | None = None, trained_on: str | None = None) -> Path:
     """Write an untrained (seeded, reproducible) detector checkpoint and return its path.
 
     Defaults: pvt_v2_b0, class "person", letterbox to 128x160, score_threshold 0.01 and at most 20
-    detections per image (an untrained head scores about 0.07 everywhere).
+    detections per image (an untrained head scores about 0.07 everywhere). ``trained_on`` (a data.kind,
+    e.g. "synthetic") records the training data that ``lsi train`` would, for the synthetic-only WARN.
     """
     from lsi_perception.model import build_model
 
@@ -35,8 +36,12 @@ def make_random_checkpoint(path: str | Path, model: ModelConfig | None = None,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = build_model(model)
-    meta = CheckpointMeta(model=model, preprocess=preprocess, inference=inference,
-                          provenance=collect_provenance(dataset="none (random init)", epochs=0, seed=seed))
+    provenance = collect_provenance(dataset="none (random init)", epochs=0, seed=seed)
+    if trained_on is not None:
+        from lsi_perception.training_data import training_data_for_kind
+
+        provenance["training_data"] = training_data_for_kind(trained_on).to_dict()
+    meta = CheckpointMeta(model=model, preprocess=preprocess, inference=inference, provenance=provenance)
     return save_checkpoint(path, net, meta, dtype=dtype)
 
 

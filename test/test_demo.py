@@ -32,13 +32,17 @@ def test_tiny_demo_runs_the_node_and_writes_real_detections(tmp_path):
     from lsi_perception.data.images import read_rgb, read_thermal
     from lsi_perception.inference import Detector
 
-    checkpoint = make_random_checkpoint(tmp_path / "rand.safetensors")
+    checkpoint = make_random_checkpoint(tmp_path / "rand.safetensors", trained_on="synthetic")
     out = tmp_path / "demo_out"
     proc = subprocess.run([sys.executable, "-m", "lsi_perception.cli", "demo", "--tiny", "--out", str(out),
                            "--checkpoint", str(checkpoint), "--device", "cpu"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "MR reasonable" in proc.stdout and str(out / "detections.gif") in proc.stdout
+    # a model trained only on generated frames: one WARN from the demo, one from the node (issue 22)
+    warning = "rand.safetensors was trained only on generated (synthetic) RGB-thermal frames"
+    assert proc.stdout.count("WARN:") == 1 and warning in proc.stdout, proc.stdout[-3000:]
+    assert (out / "lsi_detector.log").read_text().count(warning) == 1
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["pairs_in"] == 6 and summary["frames"] == {"day": 3, "night": 3}

@@ -77,6 +77,7 @@ def test_tiny_run_lowers_loss_and_beats_untrained_mr(tiny_data: Path, tmp_path: 
 
     weights, meta = load_checkpoint(tmp_path / "tiny" / "best.safetensors")
     assert meta.provenance["step"] == 50 and meta.provenance["command"] == "pytest"
+    assert meta.provenance["training_data"] == {"kinds": ["synthetic"], "real_images": False}  # the node's WARN
     assert meta.provenance["metrics"]["mr_reasonable_all"] == pytest.approx(metrics["mr_reasonable_all"])
     assert tuple(meta.preprocess.input_size) == (64, 80)
     state = torch.load(tmp_path / "tiny" / STATE_FILE, weights_only=True)

@@ -10,6 +10,7 @@ checks, so that ``--backend auto`` (the default) means the same everywhere.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from lsi_perception.backends import BACKEND_CHOICES, INFERENCE_PRECISIONS, ORT_PROVIDERS
@@ -52,7 +53,18 @@ def build_detector(args: argparse.Namespace):
     overrides = {"score_threshold": args.score_threshold} if args.score_threshold is not None else None
     detector = Detector.from_checkpoint(checkpoint, device=args.device, precision=args.precision, backend=args.backend,
                                         backend_options=options, inference=overrides)
+    warn_if_synthetic_only(detector.meta, checkpoint)
     return detector, checkpoint
+
+
+def warn_if_synthetic_only(meta, checkpoint: Path) -> bool:
+    """Print the one-line WARN of a model trained only on generated frames (stderr); whether it printed."""
+    from lsi_perception.training_data import synthetic_only_warning
+
+    warning = synthetic_only_warning(meta, checkpoint.name)
+    if warning is not None:
+        print(f"WARN: {warning}", file=sys.stderr, flush=True)
+    return warning is not None
 
 
 def describe_detector(detector) -> str:

@@ -30,6 +30,7 @@ from lsi_perception.bag.from_dataset import FromDatasetConfig, dataset_to_bag
 from lsi_perception.bag.reader import BagReader
 from lsi_perception.bag.recorder import Arrival, BagRecorder, header_stamp_ns
 from lsi_perception.bag.typestore import DETECTION_2D_ARRAY, IMAGE, typestore
+from lsi_perception.checkpoint import read_checkpoint_meta
 from lsi_perception.child_processes import tied_child_env
 from lsi_perception.dds import use_large_frames_profile
 from lsi_perception.demo.drawing import draw_outputs
@@ -37,6 +38,7 @@ from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
 from lsi_perception.pipeline.detection_codec import BoxArray, read_detection_array
 from lsi_perception.pipeline.stamps import stamp_to_ns
 from lsi_perception.resources import default_checkpoint_path, detector_command
+from lsi_perception.training_data import synthetic_only_warning
 
 
 @dataclass
@@ -193,6 +195,9 @@ def run_demo(cfg: DemoConfig) -> DemoSummary:
 
     detector_log = out / "lsi_detector.log"
     _say(f"[3/5] starting lsi_detector (model {checkpoint.name}, use_sim_time) - log in {detector_log}")
+    warning = synthetic_only_warning(read_checkpoint_meta(checkpoint), checkpoint.name)
+    if warning is not None:
+        _say(f"WARN: {warning}")
     with detector_log.open("w") as log:
         detector = subprocess.Popen(_lsi_detector_command(checkpoint, cfg, topics), stdout=log,
                                     stderr=subprocess.STDOUT, env=_ros_env())

@@ -213,6 +213,7 @@ class LsiDetectorNode(NodeDiagnostics, LifecycleNode):
     def _load_detector(self, warmup: bool) -> None:
         from lsi_perception.inference import Detector
         from lsi_perception.resources import resolve_checkpoint
+        from lsi_perception.training_data import synthetic_only_warning
 
         cfg = self.config
         path = resolve_checkpoint(cfg.checkpoint)
@@ -234,6 +235,9 @@ class LsiDetectorNode(NodeDiagnostics, LifecycleNode):
             f"loaded {path} ({detector.meta.model.backbone}, classes {list(detector.class_names)}) with "
             f"{detector.describe()} ({detector.backend_reason}) in {time.perf_counter() - t0:.1f} s; score_threshold "
             f"{inference.score_threshold}, nms_iou {inference.nms_iou}, max_detections {inference.max_detections}")
+        warning = synthetic_only_warning(detector.meta, path.name)
+        if warning is not None:
+            self.get_logger().warning(warning)
 
     def _release_detector(self) -> None:
         with self._detector_lock:

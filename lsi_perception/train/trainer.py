@@ -66,6 +66,7 @@ from lsi_perception.train.objectives import build_objective
 from lsi_perception.train.optim import build_optimizer, warmup_cosine
 from lsi_perception.train.prepare import backbone_lr_advice, prepare_training_set
 from lsi_perception.train.rng import rng_state, seed_everything, set_rng_state
+from lsi_perception.training_data import training_data_for_kind
 
 __all__ = ["BEST", "LAST", "STATE_FILE", "Trainer", "resolve_resume_path"]
 
@@ -185,6 +186,7 @@ class Trainer:
             "command": self.command,
             "git_commit": self.git_commit,
             "dataset": self.dataset_info,
+            "training_data": training_data_for_kind(cfg.data.kind).to_dict(),  # the node warns on synthetic only
             "epochs": self.state.epoch,
             "step": self.state.step,
             "total_steps": self.total_steps,
