@@ -2,6 +2,7 @@
 writes reads back with rosbags. The player runs as its own process, exactly as users run it."""
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import threading
@@ -83,8 +84,13 @@ def test_player_publishes_bag_stamps_with_clock_at_the_requested_rate(bag, ros_n
 
     for topic in (CFG.rgb_topic, CFG.thermal_topic):
         assert [s for _, s in received[topic]] == _bag_stamps(bag, topic)  # every message, in order, same stamps
+    # Paced at half speed: each gap between arrivals is about twice the gap between bag stamps. The median of
+    # the ratios, not the first-to-last span: one late delivery (DDS matching the first sample, a loaded CI
+    # machine) bunches a few arrivals together and shortens the span, but moves the median little. A player
+    # at full speed gives ratios near 1.
     rgb = received[CFG.rgb_topic]
-    assert rgb[-1][0] - rgb[0][0] >= 0.9 * (rgb[-1][1] - rgb[0][1]) / 1e9 / 0.5  # paced at half speed
+    ratios = [(b[0] - a[0]) / ((b[1] - a[1]) / 1e9) for a, b in zip(rgb, rgb[1:]) if b[1] > a[1]]
+    assert len(ratios) >= 4 and 1.6 <= statistics.median(ratios) <= 2.6, ratios
 
     clock_values = [c for _, c in clock]
     assert clock_values == sorted(clock_values), "/clock went backwards"

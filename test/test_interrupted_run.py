@@ -57,11 +57,14 @@ def test_sigint_to_pytest_during_the_demo_test_ends_the_node_and_the_player():
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and inner.poll() is None:
-            seen.update(_descendants(inner.pid))
-            if any(" bag play " in cmd for cmd in seen.values()) and any("ros.main" in cmd or "lsi_detector" in cmd
-                                                                           for cmd in seen.values()):
+            now = {pid: cmd for pid, cmd in _descendants(inner.pid).items() if _running(pid)}
+            seen.update(now)
+            # both alive in this very look, so that the interrupt reaches pytest while it waits on the demo
+            # (a player seen earlier may have finished, and the test with it, before the signal arrives)
+            if any(" bag play " in cmd for cmd in now.values()) and any("ros.main" in cmd or "lsi_detector" in cmd
+                                                                          for cmd in now.values()):
                 break
-            time.sleep(0.2)
+            time.sleep(0.05)
         else:
             pytest.fail(f"the demo test never had its node and player running together: {seen}\n"
                         f"{inner.communicate(timeout=60)[0][-3000:] if inner.poll() is not None else ''}")

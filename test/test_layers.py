@@ -18,7 +18,7 @@ LAYERS = {
     "lsi_perception": 0, "resources": 0,
     "config": 1, "cpu_threads": 1, "dds": 1, "dds_shm": 1, "child_processes": 1, "device": 1,
     "model": 2, "imaging": 2, "eval": 2,
-    "losses": 3, "data": 3, "checkpoint": 3,
+    "losses": 3, "data": 3, "checkpoint": 3, "training_data": 3,
     "testing": 4,
     "onnx_export": 5,
     "backends": 6,
