@@ -1,16 +1,20 @@
-"""``lsi data {check,gt,stats}``: dataset tools.
+"""``lsi data {check,gt,stats,roadscene}``: dataset tools.
 
     lsi data check --dataset kaist /data/kaist-cvpr15          # read a root exactly as training will
     lsi data check --dataset utokyo /data/ir_det_dataset data.label_source=voc_converted
     lsi data gt --dataset llvip /data/LLVIP --split test --out llvip_test.json   # labels -> lsi eval's schema
     lsi data stats data/experiment/test --max-images 200 [--json stats.json]
+    lsi data roadscene ~/RoadScene --boxes SSD_ADAS/training.csv SSD_ADAS/validation.csv SSD_ADAS/video.csv \
+        --out roadscene_eval                                   # real frames + FLIR person boxes, for evaluation
 
 ``check`` builds the train / validation / test splits with the training code itself (the dataset's recipe,
 ``config/train_<dataset>.yaml``, with ``data.root=ROOT`` and any ``section.key=value`` overrides), prints
 frames per split, boxes per class, ignore regions, occlusion levels, missing partners and label files, and
 exits 1 naming the fix when something would train on nothing. ``lsi train`` runs the same check first.
 ``stats``: see ``lsi_perception/data/contrast.py``; it tells whether a (synthetic) world has the modality
-imbalance it claims: RGB should stand out by day, thermal at night.
+imbalance it claims: RGB should stand out by day, thermal at night. ``roadscene``: a labelled real RGB-thermal
+evaluation set from RoadScene's registered pairs and FLIR ADAS v1 person boxes (``lsi_perception/data/roadscene.py``;
+docs/real_frames.md scores a model on it).
 """
 from __future__ import annotations
 
@@ -48,6 +52,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--min-height", type=float, default=0.0, help="skip pedestrians shorter than this (px)")
     stats.add_argument("--json", type=Path, default=None, help="also write the summary as JSON")
     stats.set_defaults(func=run_stats)
+    road = sub.add_parser("roadscene", help="real evaluation frames: RoadScene pairs + FLIR ADAS v1 person boxes -> "
+                                            "visible/, infrared/, gt.json (evaluation only, never training)",
+                          description="Join RoadScene's registered RGB / thermal crops with FLIR ADAS v1 person "
+                                      "boxes (full-frame thermal pixels) by frame name: locate each crop in its "
+                                      "full thermal frame, cut that region, move the boxes onto it. Writes "
+                                      "visible/*.png, infrared/*.png (lsi predict --naming same), gt.json (lsi "
+                                      "eval) and mapping.json (each frame's fit, every frame left out and why).")
+    road.add_argument("root", type=Path, metavar="ROADSCENE",
+                      help="hanna-xu/RoadScene checkout (infrared/, cropinfrared/, crop_HR_visible/)")
+    road.add_argument("--boxes", type=Path, nargs="+", required=True, metavar="CSV",
+                      help="FLIR ADAS v1 box CSVs: image_name,class_id,xmin,xmax,ymin,ymax (class 1 = person)")
+    road.add_argument("--out", type=Path, required=True, help="folder to write")
+    road.add_argument("--min-match", type=float, default=0.8,
+                      help="drop a frame whose crop correlates below this with its full thermal frame (default 0.8)")
+    road.add_argument("--min-visible", type=float, default=0.5,
+                      help="a box less inside the region than this becomes an ignore region (default 0.5)")
+    road.set_defaults(func=run_roadscene)
 
 
 def _config(args: argparse.Namespace):
@@ -98,4 +119,15 @@ def run_stats(args: argparse.Namespace) -> int:
     print(format_summary(summary))
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+def run_roadscene(args: argparse.Namespace) -> int:
+    from lsi_perception.data.roadscene import build_roadscene_eval
+
+    report = build_roadscene_eval(args.root, args.boxes, args.out, args.min_match, args.min_visible)
+    print(report.summary())
+    print(f"score a model: lsi predict --rgb {args.out}/visible --thermal {args.out}/infrared "
+          f"--annotations {args.out}/gt.json --out PRED && lsi eval --annotations {args.out}/gt.json "
+          f"--results PRED/results.txt --protocol strict --breakdown 0.55")
     return 0
