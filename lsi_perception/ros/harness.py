@@ -156,7 +156,15 @@ def running_detector(parameters: dict[str, Any], namespace: str = "", node_name:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     executor.add_node(client)
-    thread = threading.Thread(target=executor.spin, daemon=True)
+    # spin_once in a loop that stops on an event, joined before executor.shutdown(): shutting an executor down
+    # while another thread is inside spin() races with it (rclpy raises AttributeError on its guard condition)
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    thread = threading.Thread(target=spin, daemon=True)
     thread.start()
     try:
         from rclpy.lifecycle import TransitionCallbackReturn
@@ -168,8 +176,9 @@ def running_detector(parameters: dict[str, Any], namespace: str = "", node_name:
         yield node, client
     finally:
         node.stop()
-        executor.shutdown(timeout_sec=2.0)
+        stop.set()
         thread.join(timeout=5.0)
+        executor.shutdown(timeout_sec=2.0)
         client.destroy_node()
         node.destroy_node()
 
