@@ -113,14 +113,12 @@ def read_person_boxes(csv_paths: Iterable[str | Path]) -> dict[str, list[PersonB
             if missing:
                 raise ValueError(f"{path} lacks the columns {missing}; expected a header "
                                  f"{','.join(CSV_COLUMNS)} (FLIR ADAS v1 boxes in thermal pixels)")
-            seen_here: set[str] = set()
             for line, row in enumerate(reader, start=2):
                 name = Path(row["image_name"].strip()).stem
                 if name in owner and owner[name] != path:
                     raise ValueError(f"frame {name} is listed in both {owner[name]} and {path}; give each "
                                      "recording's boxes once")
                 owner[name] = path
-                seen_here.add(name)
                 boxes = frames.setdefault(name, [])
                 try:
                     class_id = int(row["class_id"])
