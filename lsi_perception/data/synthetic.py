@@ -40,6 +40,7 @@ import numpy as np
 
 from .bbgt import BbGtObject, write_bbgt
 from .synthetic_physics import WorldPhysics
+from .synthetic_render import PERSON_HEIGHT_PER_ROW
 from .synthetic_scene import DriveSimulator, SyntheticFrame, SyntheticObject
 
 __all__ = ["SyntheticConfig", "WorldPhysics", "DrivePlan", "SyntheticFrame", "SyntheticObject", "plan_drives",
@@ -84,6 +85,18 @@ class SyntheticConfig:
     # heat-insulating clothing; thermal crossover): drawn in RGB only, annotated "slice": "rgb_only" (the
     # RGB-only slice, docs/experiment_regime.md). Drawn from its own random stream, so 0 leaves the world as is.
     rgb_only_fraction: float = 0.0
+    # The transfer knobs (issue 22; defaults keep the street world as it was). Everything they draw comes
+    # from a per-drive stream of its own, so switching one on changes appearance, not the scene's layout.
+    # Camera rig, per drive: the horizon's row as a fraction of the image height, and a 1.7 m person's
+    # pixel height per row below the horizon (person / camera height: 1.13 at ~1.5 m, 0.85 at 2 m).
+    horizon_range: tuple[float, float] = (0.42, 0.42)
+    height_per_row_range: tuple[float, float] = (PERSON_HEIGHT_PER_ROW, PERSON_HEIGHT_PER_ROW)
+    frontal_fraction: float = 0.0  # share of people walking toward or away from the camera (front / back view)
+    figure_variety: bool = False  # hair, bare hands, coats and skirts, bags; per-part thermal (below)
+    part_thermal_spread_k: float = 0.0  # with figure_variety: coats up to this much colder, legs +-half of it
+    clutter_variety: bool = False  # street furniture: trees, bollards, signs, traffic lights and bins among the poles
+    sensor_jpeg_quality: tuple[int, int] = (0, 0)  # per-frame JPEG round trip of both images (0 = none)
+    rgb_color_cast: float = 0.0  # per-drive white-balance gains 1 +- this per channel
     physics: WorldPhysics = field(default_factory=WorldPhysics)  # the world's temperatures, light, cameras
 
     def validate(self) -> None:
@@ -100,6 +113,19 @@ class SyntheticConfig:
         lo, hi = self.person_height_range
         if not 0 < lo < hi:
             raise ValueError(f"person_height_range {self.person_height_range} must satisfy 0 < min < max")
+        lo, hi = self.horizon_range
+        if not 0.1 <= lo <= hi <= 0.8:
+            raise ValueError(f"horizon_range {self.horizon_range} must satisfy 0.1 <= low <= high <= 0.8")
+        lo, hi = self.height_per_row_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"height_per_row_range {self.height_per_row_range} must satisfy 0 < low <= high")
+        if not 0.0 <= self.frontal_fraction <= 1.0:
+            raise ValueError(f"frontal_fraction={self.frontal_fraction} must be in [0, 1]")
+        lo, hi = self.sensor_jpeg_quality
+        if (lo, hi) != (0, 0) and not 1 <= lo <= hi <= 100:
+            raise ValueError(f"sensor_jpeg_quality {self.sensor_jpeg_quality} must be (0, 0) or 1 <= low <= high <= 100")
+        if self.part_thermal_spread_k < 0 or not 0 <= self.rgb_color_cast < 1:
+            raise ValueError("part_thermal_spread_k must be >= 0 and rgb_color_cast in [0, 1)")
         self.physics.validate()
 
 

@@ -97,7 +97,7 @@ def render_background(rng: np.random.Generator, layout: SceneLayout, pano_width:
         xs = np.arange(w, dtype=np.float32)[None, :]
         ys = np.arange(h, dtype=np.float32)[:, None]
         for pole in poles:
-            if pole.lamp_on:
+            if pole.lamp_on and pole.kind == "pole":  # a traffic light lights no pool
                 sigma = max(3.0, 0.35 * pole.height)
                 pool = np.exp(-0.5 * (((xs - pole.x) / sigma) ** 2 + ((ys - pole.foot_y) / (0.5 * sigma)) ** 2))
                 light += uniform(rng, phys.lamp_pool) * pool

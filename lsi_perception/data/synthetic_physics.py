@@ -11,9 +11,9 @@ The camera models here turn those into what a KAIST-like rig records:
 - ``ThermalCamera``: a FLIR-A35-like uncooled microbolometer (KAIST's thermal camera: 320x256,
   NETD < 50 mK): native resolution ``thermal_native_scale`` of the RGB image, optical blur, fixed-pattern
   column noise (residual non-uniformity after NUC, fixed per drive), temporal noise, and a per-frame
-  percentile AGC to 8 bit (so a hot engine in view compresses everyone else's contrast), upsampled to the
-  RGB size. ``radiometric`` gives the 16-bit linear output (centi-kelvin, FLIR "TLinear" convention).
-- ``VisibleCamera``: auto exposure (median to mid-grey, exposure capped at night), photon shot noise and
+  percentile AGC to 8 bit (so a hot engine in view compresses everyone else's contrast), optionally blended
+  with plateau histogram equalization and a detail-enhancement high-pass (halos), upsampled to the RGB size. ``radiometric`` gives the 16-bit linear output (centi-kelvin, FLIR "TLinear" convention).
+- ``VisibleCamera``: an optional white-balance error (colour cast), auto exposure (median to mid-grey, exposure capped at night), photon shot noise and
   read noise in electrons, digital gain, clipping, bloom around over-exposed sources, horizontal motion
   blur from the pan during the longer night exposure, sRGB-like gamma to 8 bit.
 """
@@ -64,6 +64,15 @@ class WorldPhysics:
     thermal_netd_k: float = 0.05  # temporal noise sigma
     thermal_column_fpn_k: float = 0.15  # fixed-pattern column noise sigma (per drive)
     thermal_agc_percentiles: tuple[float, float] = (1.0, 99.0)  # per-frame linear AGC to 0..255
+    # Automotive LWIR cores (e.g. FLIR ADAS's Tau 2) map to 8 bit by plateau histogram equalization, not
+    # linearly, and add "digital detail enhancement" (a local high-pass boost that draws bright and dark
+    # halos around hot objects). Per drive, the 8-bit image is a blend of the linear AGC and a plateau
+    # equalization with this weight (0 = linear, as KAIST), and the high-pass gain is drawn from
+    # thermal_dde_gain (0 = none) with a Gaussian of thermal_dde_sigma_px (at 320 px width) as the low pass.
+    thermal_equalize_mix: tuple[float, float] = (0.0, 0.0)
+    thermal_plateau: float = 3.0  # histogram bins are clipped at this multiple of the mean bin count
+    thermal_dde_gain: tuple[float, float] = (0.0, 0.0)
+    thermal_dde_sigma_px: float = 4.0
 
     # --- visible illumination (relative to full sun on a white surface)
     sun_irradiance: float = 1.0
@@ -97,7 +106,8 @@ class WorldPhysics:
     def validate(self) -> None:
         for name in ("air_day_c", "air_night_c", "person_day_delta_k", "person_night_delta_k",
                      "sunlit_surface_delta_k", "night_ambient", "lamp_pool", "clothing_albedo",
-                     "thermal_agc_percentiles", "ground_shadow_fraction"):
+                     "thermal_agc_percentiles", "ground_shadow_fraction", "thermal_equalize_mix",
+                     "thermal_dde_gain"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"physics.{name}={getattr(self, name)} must be (low, high) with low <= high")
@@ -106,6 +116,11 @@ class WorldPhysics:
         lo, hi = self.thermal_agc_percentiles
         if not 0 <= lo < hi <= 100:
             raise ValueError(f"physics.thermal_agc_percentiles={self.thermal_agc_percentiles} must be 0 <= lo < hi <= 100")
+        lo, hi = self.thermal_equalize_mix
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"physics.thermal_equalize_mix={self.thermal_equalize_mix} must be within [0, 1]")
+        if self.thermal_dde_gain[0] < 0 or self.thermal_plateau <= 0 or self.thermal_dde_sigma_px <= 0:
+            raise ValueError("physics.thermal_dde_gain must be >= 0, thermal_plateau and thermal_dde_sigma_px > 0")
         for name in ("full_well_e", "exposure_target", "max_exposure_gain", "max_digital_gain"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"physics.{name} must be > 0")
@@ -116,14 +131,20 @@ def uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
 
 
 class ThermalCamera:
-    """Per-drive thermal camera: fixed column pattern drawn once; ``capture(temp)`` per frame."""
+    """Per-drive thermal camera: fixed column pattern drawn once; ``sense`` then ``agc`` per frame.
 
-    def __init__(self, phys: WorldPhysics, height: int, width: int, rng: np.random.Generator, noise: float) -> None:
+    ``equalize_mix`` and ``dde_gain`` are this camera's 8-bit mapping (drawn per drive by the caller from
+    ``WorldPhysics.thermal_equalize_mix`` / ``thermal_dde_gain``); 0 and 0 give the linear percentile AGC.
+    """
+
+    def __init__(self, phys: WorldPhysics, height: int, width: int, rng: np.random.Generator, noise: float,
+                 equalize_mix: float = 0.0, dde_gain: float = 0.0) -> None:
         self.phys, self.height, self.width, self.noise = phys, height, width, noise
         self.native = (max(8, int(round(width * phys.thermal_native_scale))),
                        max(8, int(round(height * phys.thermal_native_scale))))
         self.columns = rng.normal(0.0, phys.thermal_column_fpn_k * noise, self.native[0]).astype(np.float32)
         self.rng = rng
+        self.equalize_mix, self.dde_gain = float(equalize_mix), float(dde_gain)
 
     def sense(self, temp_c: np.ndarray) -> np.ndarray:
         """Scene temperatures (float32 C, RGB size) -> what the sensor measures at native resolution (C)."""
@@ -141,8 +162,26 @@ class ThermalCamera:
         lo, hi = np.percentile(native_c, self.phys.thermal_agc_percentiles)
         span = max(float(hi - lo), 1e-3)
         img8 = np.clip((native_c - lo) * (255.0 / span), 0, 255).astype(np.float32)
+        if self.equalize_mix > 0:
+            img8 = (1.0 - self.equalize_mix) * img8 + self.equalize_mix * self._plateau_equalize(native_c)
+        if self.dde_gain > 0:
+            sigma = self.phys.thermal_dde_sigma_px * self.native[0] / THERMAL_SENSOR_WIDTH_PX
+            img8 = np.clip(img8 + self.dde_gain * (img8 - cv2.GaussianBlur(img8, (0, 0), max(sigma, 0.5))), 0, 255)
         up = cv2.resize(img8, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
         return np.clip(up + 0.5, 0, 255).astype(np.uint8)
+
+    def _plateau_equalize(self, native_c: np.ndarray) -> np.ndarray:
+        """Plateau histogram equalization to 0..255 (float32): each bin's share is capped at thermal_plateau
+        times the mean, so large uniform areas (sky, road) do not take the whole output range."""
+        bins = 256
+        lo, hi = float(native_c.min()), float(native_c.max())
+        if hi - lo < 1e-3:
+            return np.zeros_like(native_c)
+        hist, edges = np.histogram(native_c, bins=bins, range=(lo, hi))
+        hist = np.minimum(hist, self.phys.thermal_plateau * native_c.size / bins).astype(np.float64)
+        cdf = np.cumsum(hist)
+        cdf = (cdf - cdf[0]) / max(cdf[-1] - cdf[0], 1e-9) * 255.0
+        return np.interp(native_c, 0.5 * (edges[:-1] + edges[1:]), cdf).astype(np.float32)
 
     def radiometric(self, native_c: np.ndarray) -> np.ndarray:
         """16-bit linear output in centi-kelvin (FLIR TLinear, 0.01 K resolution), upsampled to the RGB size."""
@@ -153,12 +192,16 @@ class ThermalCamera:
 class VisibleCamera:
     """Auto-exposing colour camera: ``capture(radiance, is_day, pan_px)`` -> uint8 RGB."""
 
-    def __init__(self, phys: WorldPhysics, rng: np.random.Generator, noise: float) -> None:
+    def __init__(self, phys: WorldPhysics, rng: np.random.Generator, noise: float,
+                 white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
         self.phys, self.rng, self.noise = phys, rng, noise
+        self.white_balance = np.asarray(white_balance, np.float32)  # per-channel gains: a colour cast
 
     def capture(self, radiance: np.ndarray, is_day: bool, pan_px: float) -> np.ndarray:
         p = self.phys
         h, w = radiance.shape[:2]
+        if not np.all(self.white_balance == 1.0):
+            radiance = radiance * self.white_balance
         # Bloom: over-range light (lamps, headlights) scatters in the lens and sensor around its source.
         over = np.maximum(radiance - 1.0, 0.0)
         if over.any():

@@ -25,8 +25,10 @@ OCCLUDER_ID = 65535  # instance-map value of cars and poles
 _SUBPIXEL_BITS = 3  # OpenCV "shift": coordinates in 1/8 px for smooth motion
 _SUB = 1 << _SUBPIXEL_BITS
 
-# Body parts in the per-person label patch.
-PART_SKIN, PART_SHIRT, PART_PANTS = 1, 2, 3
+# Body parts in the per-person label patch: skin (face, neck, hands), shirt (torso, arms, coat or skirt),
+# pants (legs), hair, and a carried bag.
+PART_SKIN, PART_SHIRT, PART_PANTS, PART_HAIR, PART_BAG = 1, 2, 3, 4, 5
+N_PARTS = 6  # label values 0..5
 
 
 @dataclass
@@ -37,17 +39,22 @@ class SceneLayout:
     width: int
     horizon: int
     sidewalk_front: int  # front (near) edge of the far sidewalk; poles stand here
+    # Pixels of a 1.7 m person per row of foot distance below the horizon: on a flat ground plane this is
+    # person height / camera height (1.13 for a camera about 1.5 m up; smaller for a higher camera).
+    height_per_row: float = PERSON_HEIGHT_PER_ROW
 
     @classmethod
-    def for_size(cls, height: int, width: int) -> SceneLayout:
-        horizon = int(round(0.42 * height))
-        return cls(height, width, horizon, horizon + int(round(0.10 * height)))
+    def for_size(cls, height: int, width: int, horizon_fraction: float = 0.42,
+                 height_per_row: float = PERSON_HEIGHT_PER_ROW) -> SceneLayout:
+        """The layout of a ``height`` x ``width`` image with the horizon ``horizon_fraction`` of the way down."""
+        horizon = int(round(horizon_fraction * height))
+        return cls(height, width, horizon, horizon + int(round(0.10 * height)), height_per_row)
 
     def person_height_at(self, foot_y: float, stature: float) -> float:
-        return max(0.0, PERSON_HEIGHT_PER_ROW * stature * (foot_y - self.horizon))
+        return max(0.0, self.height_per_row * stature * (foot_y - self.horizon))
 
     def foot_y_for_height(self, person_height: float, stature: float) -> float:
-        return self.horizon + person_height / (PERSON_HEIGHT_PER_ROW * stature)
+        return self.horizon + person_height / (self.height_per_row * stature)
 
 
 @dataclass
@@ -71,6 +78,21 @@ class Pedestrian:
     stripe_period: float  # texture of the clothes, in units of the person's height
     stripe_phase: float
     thermal_visible: bool = True  # False: no thermal signature (behind glass, insulated, crossover)
+    # The figure (defaults: the side-view walker of the street world). ``view``: "side", "front" (walking
+    # toward the camera) or "back" (walking away); ``coat``: share of the legs a coat or skirt covers.
+    view: str = "side"
+    coat: float = 0.0
+    bag: bool = False
+    hair: bool = False  # a cold hair cap on the head (the whole head seen from behind)
+    hands: bool = False  # bare (warm) hands at the ends of the sleeves
+    hair_rgb: tuple[float, float, float] = (0.05, 0.04, 0.03)
+    bag_rgb: tuple[float, float, float] = (0.1, 0.1, 0.1)
+    # Thermal of the parts, in kelvin relative to ``clothing_temp`` (insulating coats are colder than
+    # trousers; hair is near air temperature); the bag's is absolute (C).
+    torso_dk: float = 0.0
+    legs_dk: float = -0.5
+    hair_dk: float = -3.0
+    bag_temp: float = 15.0
 
 
 @dataclass
@@ -86,14 +108,22 @@ class Car:
     headlights_on: bool
 
 
+CLUTTER_KINDS = ("pole", "tree", "bollard", "sign", "traffic_light", "bin")  # Pole.kind
+
+
 @dataclass
 class Pole:
+    """Upright street furniture standing on the sidewalk: a street-light pole unless ``kind`` says otherwise."""
+
     x: float
     foot_y: float
     height: float
     width: float
     temp: float
     lamp_on: bool
+    kind: str = "pole"  # one of CLUTTER_KINDS
+    rgb: tuple[float, float, float] = (0.25, 0.25, 0.2625)  # albedo of the post / trunk / body
+    crown_temp: float = 0.0  # tree: the canopy's temperature (C); sign / traffic light: the panel's
 
 
 @dataclass
@@ -122,38 +152,77 @@ def _pt(x: float, y: float) -> tuple[int, int]:
     return int(round(x * _SUB)), int(round(y * _SUB))
 
 
-def person_patch(height: float, phase: float, facing: int) -> tuple[np.ndarray, float, float]:
-    """Label patch (0 background, PART_* ids) of a side-view walking person ``height`` px tall.
+def person_patch(height: float, phase: float, facing: int, view: str = "side", coat: float = 0.0,
+                 bag: bool = False, hair: bool = False, hands: bool = False) -> tuple[np.ndarray, float, float]:
+    """Label patch (0 background, PART_* ids) of a walking person ``height`` px tall.
 
-    Returns (patch uint8, foot_x, foot_y): the foot point's position inside the patch, so the patch's
-    top-left lands at (x - foot_x, y - foot_y) in the image.
+    ``view`` "side" draws the profile of a walker (legs and arms swinging in the image plane); "front" and
+    "back" draw a person walking toward or away from the camera (legs side by side, one foot lifting in
+    turn, arms beside a wider torso, the face or the back of the head). ``coat`` covers that share of the
+    legs with a flared coat or skirt; ``bag`` hangs a bag at the hip; ``hair`` caps the head with hair;
+    ``hands`` ends the arms in bare hands. Returns (patch uint8, foot_x, foot_y): the foot point's position
+    inside the patch, so the patch's top-left lands at (x - foot_x, y - foot_y) in the image.
     """
     h = max(float(height), 4.0)
     ph, pw = int(np.ceil(1.04 * h)) + 4, int(np.ceil(0.75 * h)) + 4
     fx, fy = pw / 2.0, ph - 2.0
     patch = np.zeros((ph, pw), np.uint8)
     swing = np.sin(phase)
+    frontal = view in ("front", "back")
     leg_len, leg_w = 0.50 * h, max(1, int(round(0.085 * h)))
     arm_len, arm_w = 0.33 * h, max(1, int(round(0.06 * h)))
     hip_y, shoulder_y = fy - 0.50 * h, fy - 0.80 * h
-    for sign in (1.0, -1.0):  # legs (opposite phases); the foot of a vertical leg touches the ground line
-        ang = 0.38 * sign * swing
-        foot = (fx + leg_len * np.sin(ang), hip_y + leg_len * np.cos(ang) - leg_w / 2.0)
-        cv2.line(patch, _pt(fx, hip_y), _pt(*foot), PART_PANTS, leg_w, cv2.LINE_8, _SUBPIXEL_BITS)
-    sw, hw = 0.10 * h, 0.085 * h  # torso: a tapered quad from shoulders to hips
-    lean = 0.02 * h * facing
+
+    def line(p0, p1, part, width):
+        cv2.line(patch, _pt(*p0), _pt(*p1), part, width, cv2.LINE_8, _SUBPIXEL_BITS)
+
+    if frontal:  # legs side by side; the swinging foot lifts (foreshortened stride)
+        for sign in (1.0, -1.0):
+            lift = 0.05 * h * max(0.0, sign * swing)
+            line((fx + sign * 0.045 * h, hip_y), (fx + sign * 0.055 * h, fy - leg_w / 2.0 - lift), PART_PANTS, leg_w)
+    else:
+        for sign in (1.0, -1.0):  # legs (opposite phases); the foot of a vertical leg touches the ground line
+            ang = 0.38 * sign * swing
+            line((fx, hip_y), (fx + leg_len * np.sin(ang), hip_y + leg_len * np.cos(ang) - leg_w / 2.0), PART_PANTS,
+                 leg_w)
+    sw, hw = (0.125 * h, 0.105 * h) if frontal else (0.10 * h, 0.085 * h)  # torso: shoulders to hips
+    lean = 0.0 if frontal else 0.02 * h * facing
     quad = np.array([_pt(fx - sw + lean, shoulder_y), _pt(fx + sw + lean, shoulder_y),
                      _pt(fx + hw, hip_y + 0.03 * h), _pt(fx - hw, hip_y + 0.03 * h)], np.int32)
     cv2.fillConvexPoly(patch, quad, PART_SHIRT, cv2.LINE_8, _SUBPIXEL_BITS)
-    for sign in (1.0, -1.0):  # arms swing against the legs
-        ang = -0.45 * sign * swing
-        hand = (fx + lean + arm_len * np.sin(ang), shoulder_y + 0.02 * h + arm_len * np.cos(ang))
-        cv2.line(patch, _pt(fx + lean, shoulder_y + 0.02 * h), _pt(*hand), PART_SHIRT, arm_w, cv2.LINE_8,
-                 _SUBPIXEL_BITS)
-    cv2.line(patch, _pt(fx + lean, shoulder_y), _pt(fx + lean * 1.5, shoulder_y - 0.06 * h), PART_SKIN,
-             max(1, int(round(0.05 * h))), cv2.LINE_8, _SUBPIXEL_BITS)
-    cv2.circle(patch, _pt(fx + 1.5 * lean + 0.01 * h * facing, fy - 0.925 * h), int(round(0.065 * h * _SUB)),
-               PART_SKIN, -1, cv2.LINE_8, _SUBPIXEL_BITS)
+    if coat > 0:  # a coat or skirt flaring from the hips over the upper legs
+        hem = hip_y + min(coat, 0.9) * leg_len
+        flare = hw * (1.0 + 0.5 * min(coat, 0.9))
+        skirt = np.array([_pt(fx - hw + lean, hip_y), _pt(fx + hw + lean, hip_y), _pt(fx + flare, hem),
+                          _pt(fx - flare, hem)], np.int32)
+        cv2.fillConvexPoly(patch, skirt, PART_SHIRT, cv2.LINE_8, _SUBPIXEL_BITS)
+    hand_points = []
+    for sign in (1.0, -1.0):
+        if frontal:  # arms hang beside the torso and swing a little toward and away from the camera
+            top = (fx + sign * (sw + 0.01 * h), shoulder_y + 0.03 * h)
+            hand = (fx + sign * (sw + 0.035 * h), shoulder_y + 0.03 * h + arm_len * (1.0 - 0.06 * abs(swing)))
+        else:  # arms swing against the legs
+            ang = -0.45 * sign * swing
+            top = (fx + lean, shoulder_y + 0.02 * h)
+            hand = (fx + lean + arm_len * np.sin(ang), shoulder_y + 0.02 * h + arm_len * np.cos(ang))
+        line(top, hand, PART_SHIRT, arm_w)
+        hand_points.append(hand)
+    if bag:  # a bag hanging at the hip on the camera's right of the body
+        bx = fx + (sw + 0.03 * h if frontal else -0.05 * h * facing)
+        cv2.rectangle(patch, _pt(bx - 0.05 * h, hip_y - 0.06 * h), _pt(bx + 0.05 * h, hip_y + 0.08 * h), PART_BAG, -1,
+                      cv2.LINE_8, _SUBPIXEL_BITS)
+    if hands:
+        for hx, hy in hand_points:
+            cv2.circle(patch, _pt(hx, hy), int(round(0.03 * h * _SUB)), PART_SKIN, -1, cv2.LINE_8, _SUBPIXEL_BITS)
+    line((fx + lean, shoulder_y), (fx + lean * 1.5, shoulder_y - 0.06 * h), PART_SKIN, max(1, int(round(0.05 * h))))
+    head = (fx + 1.5 * lean + (0.0 if frontal else 0.01 * h * facing), fy - 0.925 * h)
+    r = 0.065 * h
+    head_part = PART_HAIR if hair and view == "back" else PART_SKIN
+    cv2.circle(patch, _pt(*head), int(round(r * _SUB)), head_part, -1, cv2.LINE_8, _SUBPIXEL_BITS)
+    if hair and view != "back":  # a hair cap over the top (and, in profile, the back) of the head
+        cap = (head[0] - (0.0 if frontal else 0.25 * r * facing), head[1] - 0.35 * r)
+        cv2.ellipse(patch, _pt(*cap), (int(round(r * _SUB)), int(round(0.7 * r * _SUB))), 0, 180, 360, PART_HAIR, -1,
+                    cv2.LINE_8, _SUBPIXEL_BITS)
     return patch, fx, fy
 
 
@@ -178,7 +247,8 @@ def draw_person(layers: FrameLayers, person: Pedestrian, x: float, height: float
     A person without ``thermal_visible`` is drawn (with its shadow) in RGB and the instance map only.
     """
     facing = 1 if person.vx >= 0 else -1
-    labels, fx, fy = person_patch(height, person.phase, facing)
+    labels, fx, fy = person_patch(height, person.phase, facing, person.view, person.coat, person.bag, person.hair,
+                                  person.hands)
     mask = labels > 0
     x0, y0 = int(round(x - fx)), int(round(person.foot_y - fy))
     ys, xs = np.nonzero(mask)
@@ -196,17 +266,19 @@ def draw_person(layers: FrameLayers, person: Pedestrian, x: float, height: float
                 img[s] *= phys.sky_fill
             else:
                 img[s] -= 0.6 * (img[s] - (person.clothing_temp - 1.0)).clip(min=0)
-    albedo = np.zeros((4, 3), np.float32)
-    for part, color in ((PART_SKIN, person.skin_rgb), (PART_SHIRT, person.shirt_rgb), (PART_PANTS, person.pants_rgb)):
+    albedo = np.zeros((N_PARTS, 3), np.float32)
+    for part, color in ((PART_SKIN, person.skin_rgb), (PART_SHIRT, person.shirt_rgb), (PART_PANTS, person.pants_rgb),
+                        (PART_HAIR, person.hair_rgb), (PART_BAG, person.bag_rgb)):
         albedo[part] = color
     rows = (np.arange(ph, dtype=np.float32) / max(height, 1.0))[:, None]
     cols = (np.arange(pw, dtype=np.float32) - fx) / max(0.2 * height, 1.0)
     stripes = 1.0 + phys.clothing_texture * np.sign(np.sin(2 * np.pi * rows / person.stripe_period + person.stripe_phase))
     shading = np.clip(0.8 + 0.25 * cols, 0.55, 1.05)[None, :] if sunlit else np.ones((1, pw), np.float32)
-    tex = np.where(labels == PART_SKIN, 1.0, stripes * shading).astype(np.float32)
+    tex = np.where((labels == PART_SKIN) | (labels == PART_HAIR), 1.0, stripes * shading).astype(np.float32)
     rgb_patch = albedo[labels] * (tex * light)[..., None]
     clothes = person.clothing_temp + (person.sun_gain if sunlit else 0.0)
-    temps = np.array([0.0, clothes + person.skin_extra, clothes, clothes - 0.5], np.float32)
+    temps = np.array([0.0, clothes + person.skin_extra, clothes + person.torso_dk, clothes + person.legs_dk,
+                      clothes + person.hair_dk, person.bag_temp], np.float32)
     th_patch = temps[labels] + 0.3 * (stripes - 1.0)
     ids = np.full(labels.shape, instance_id, np.uint16)
     in_frame = _paste(layers.rgb, mask, rgb_patch, x0, y0)
@@ -256,6 +328,10 @@ def draw_car(layers: FrameLayers, car: Car, x: float, light: float, th_dx: float
 
 
 def draw_pole(layers: FrameLayers, pole: Pole, x: float, light: float, th_dx: float, phys: WorldPhysics) -> None:
+    """Draw upright clutter with its foot at image x: a lamp pole, or a tree, bollard, sign, traffic light, bin."""
+    if pole.kind != "pole":
+        _draw_clutter(layers, pole, x, light, th_dx, phys)
+        return
     top = pole.foot_y - pole.height
     p0, p1 = _pt(x - pole.width / 2, top), _pt(x + pole.width / 2, pole.foot_y)
     gray = 0.25 * light
@@ -266,3 +342,35 @@ def draw_pole(layers: FrameLayers, pole: Pole, x: float, light: float, th_dx: fl
     r = max(1.0, 1.2 * pole.width)
     lamp = (phys.lamp_radiance,) * 3 if pole.lamp_on else (0.2 * light,) * 3
     cv2.circle(layers.rgb, _pt(x, top), int(round(r * _SUB)), lamp, -1, cv2.LINE_8, _SUBPIXEL_BITS)
+
+
+def _draw_clutter(layers: FrameLayers, item: Pole, x: float, light: float, th_dx: float, phys: WorldPhysics) -> None:
+    """Trees (trunk + canopy), bollards and bins (short posts), signs and traffic lights (post + panel)."""
+    top, w, foot = item.foot_y - item.height, item.width, item.foot_y
+    color = tuple(float(c) * light for c in item.rgb)
+    shapes: list[tuple[str, tuple, float, tuple[float, float, float]]] = []  # (kind, geometry, temp, rgb)
+    if item.kind in ("bollard", "bin"):
+        shapes.append(("rect", (x - w / 2, top, x + w / 2, foot), item.temp, color))
+    else:
+        post_top = top + (0.0 if item.kind == "tree" else 0.15 * item.height)
+        shapes.append(("rect", (x - w / 2, post_top, x + w / 2, foot), item.temp, color))
+        if item.kind == "tree":  # canopy: a wide dark ellipse over the trunk
+            crown = (0.35 * item.height, 0.22 * item.height)
+            shapes.append(("ellipse", (x, top + crown[1], *crown), item.crown_temp, tuple(0.4 * c for c in color)))
+        else:
+            pw = (3.0 if item.kind == "sign" else 1.6) * w
+            ph = (0.12 if item.kind == "sign" else 0.22) * item.height
+            panel = tuple(min(1.0, 2.5 * c) for c in color) if item.kind == "sign" else (0.03 * light,) * 3
+            shapes.append(("rect", (x - pw / 2, top, x + pw / 2, top + ph), item.crown_temp, panel))
+    for kind, geo, temp, rgb in shapes:
+        for img, dx, val in ((layers.rgb, 0.0, rgb), (layers.thermal, th_dx, temp), (layers.instance_map, 0.0, OCCLUDER_ID)):
+            if kind == "rect":
+                cv2.rectangle(img, _pt(geo[0] + dx, geo[1]), _pt(geo[2] + dx, geo[3]), val, -1, cv2.LINE_8, _SUBPIXEL_BITS)
+            else:
+                cv2.ellipse(img, _pt(geo[0] + dx, geo[1]), (int(round(geo[2] * _SUB)), int(round(geo[3] * _SUB))), 0, 0,
+                            360, val, -1, cv2.LINE_8, _SUBPIXEL_BITS)
+    if item.kind == "traffic_light" and item.lamp_on:  # one lit lamp in the panel
+        r = max(1.0, 0.5 * w)
+        hue = (phys.lamp_radiance, 0.1, 0.05) if item.x % 2 < 1 else (0.1, phys.lamp_radiance, 0.3)
+        cv2.circle(layers.rgb, _pt(x, top + 0.06 * item.height), int(round(r * _SUB)), hue, -1, cv2.LINE_8,
+                   _SUBPIXEL_BITS)

@@ -16,6 +16,7 @@ import numpy as np
 from .synthetic_background import Background, Climate, render_background
 from .synthetic_physics import ThermalCamera, VisibleCamera, disparity, uniform
 from .synthetic_render import (
+    CLUTTER_KINDS,
     Car,
     FrameLayers,
     Pedestrian,
@@ -27,6 +28,7 @@ from .synthetic_render import (
 )
 
 SLICE_STREAM = 4242  # third seed word of the per-drive stream that picks the RGB-only slice
+VARIETY_STREAM = 2222  # third seed word of the per-drive stream of the transfer knobs (rig, figures, sensors)
 
 if TYPE_CHECKING:
     from .synthetic import DrivePlan, SyntheticConfig
@@ -67,7 +69,9 @@ class DriveSimulator:
         self.rng = np.random.default_rng([cfg.seed, plan.index])
         # Who has no thermal signature comes from a stream of its own: the world is otherwise the same.
         self.slice_rng = np.random.default_rng([cfg.seed, plan.index, SLICE_STREAM])
-        self.layout = SceneLayout.for_size(cfg.height, cfg.width)
+        self.variety_rng = vrng = np.random.default_rng([cfg.seed, plan.index, VARIETY_STREAM])
+        self.layout = SceneLayout.for_size(cfg.height, cfg.width, uniform(vrng, cfg.horizon_range),
+                                           uniform(vrng, cfg.height_per_row_range))
         self.scale = cfg.height / 512.0
         rng = self.rng
         self.pan = cfg.pan_speed * self.scale * rng.uniform(0.5, 1.5) * (1 if rng.random() < 0.5 else -1)
@@ -84,8 +88,12 @@ class DriveSimulator:
         rows = np.arange(cfg.height, dtype=np.float32)
         ground_row = np.maximum(rows, self.layout.horizon + max(1, cfg.height // 60))  # buildings: their base
         self.row_disparity = np.rint(self._disparity(ground_row)).astype(np.int64)
-        self.thermal_camera = ThermalCamera(self.phys, cfg.height, cfg.width, rng, cfg.noise)
-        self.visible_camera = VisibleCamera(self.phys, rng, cfg.noise)
+        self.thermal_camera = ThermalCamera(self.phys, cfg.height, cfg.width, rng, cfg.noise,
+                                            uniform(vrng, self.phys.thermal_equalize_mix),
+                                            uniform(vrng, self.phys.thermal_dde_gain))
+        cast = cfg.rgb_color_cast
+        white_balance = tuple(float(g) for g in 1.0 + vrng.uniform(-cast, cast, 3)) if cast > 0 else (1.0, 1.0, 1.0)
+        self.visible_camera = VisibleCamera(self.phys, rng, cfg.noise, white_balance)
         self.people: list[Pedestrian] = []
         self.next_track = 1
         for _ in range(self._poisson(cfg.people_per_frame)):
@@ -109,7 +117,32 @@ class DriveSimulator:
             poles.append(Pole(x=rng.uniform(0, self.pano_width), foot_y=foot, height=2.6 * person_h,
                               width=max(1.5, 0.06 * person_h), temp=temp,
                               lamp_on=not clim.is_day and rng.random() < 0.8))
+            if self.cfg.clutter_variety:
+                self._vary_clutter(poles[-1])
         return poles
+
+    def _vary_clutter(self, item: Pole) -> None:
+        """The transfer knob's street furniture: the pole becomes a tree, bollard, sign, traffic light or bin,
+        at a depth of its own (from the knobs' stream)."""
+        vrng, clim, lay = self.variety_rng, self.climate, self.layout
+        kinds, weights = CLUTTER_KINDS, np.array([0.3, 0.25, 0.15, 0.1, 0.1, 0.1])
+        item.kind = str(kinds[int(vrng.choice(len(kinds), p=weights / weights.sum()))])
+        if item.kind == "pole":
+            return
+        item.foot_y = float(item.foot_y + vrng.uniform(-0.02, 0.12) * self.cfg.height)
+        person_h = lay.person_height_at(item.foot_y, 1.0)
+        shape = {"tree": (2.5, 4.5, 0.08, 0.2), "bollard": (0.5, 0.65, 0.08, 0.14), "bin": (0.5, 0.65, 0.25, 0.4),
+                 "sign": (1.3, 1.7, 0.03, 0.05), "traffic_light": (1.8, 2.5, 0.05, 0.08)}[item.kind]
+        item.height = float(vrng.uniform(shape[0], shape[1]) * person_h)
+        item.width = float(max(1.5, vrng.uniform(shape[2], shape[3]) * person_h))
+        item.lamp_on = item.kind == "traffic_light"
+        item.rgb = tuple(float(v) for v in vrng.uniform(0.05, 0.45) * vrng.uniform(0.7, 1.0, 3))
+        if clim.is_day:
+            item.temp = float(clim.sunlit if vrng.random() < 0.5 else clim.shade) + float(vrng.uniform(-1, 1))
+            item.crown_temp = clim.shade + float(vrng.uniform(-2.0, 1.0))
+        else:  # trunks and bins keep some of the day's heat; leaves and panels are at or below air
+            item.temp = clim.air + float(vrng.uniform(0.0, 4.0))
+            item.crown_temp = clim.air + float(vrng.uniform(-3.0, 0.5))
 
     def _make_cars(self) -> list[Car]:
         lay, rng, clim, phys = self.layout, self.rng, self.climate, self.phys
@@ -143,7 +176,7 @@ class DriveSimulator:
             clothing = clim.air + uniform(rng, phys.person_night_delta_k)
         hidden = clim.is_day and self.cfg.rgb_only_fraction > 0 and self.slice_rng.random() < self.cfg.rgb_only_fraction
         speed = rng.uniform(0.012, 0.03)  # fraction of own height per frame (about 0.5-1.4 m/s at 20 Hz)
-        return Pedestrian(
+        person = Pedestrian(
             track_id=self.next_track, x=x, foot_y=foot_y,
             stature=float(stature if stature is not None else rng.uniform(0.9, 1.1)),
             vx=vx_sign * speed, vy=rng.normal(0.0, 0.0015) * self.cfg.height,
@@ -153,6 +186,34 @@ class DriveSimulator:
             stripe_period=rng.uniform(0.04, 0.15), stripe_phase=rng.uniform(0, 2 * np.pi),
             thermal_visible=not hidden,
         )
+        self._vary_figure(person, speed)
+        return person
+
+    def _vary_figure(self, person: Pedestrian, speed: float) -> None:
+        """The transfer knobs' figure: view, coat, bag, hair, hands, per-part thermal (from their own stream)."""
+        cfg, vrng, clim = self.cfg, self.variety_rng, self.climate
+        if cfg.frontal_fraction > 0 and vrng.random() < cfg.frontal_fraction:
+            toward = vrng.random() < 0.5  # walking toward the camera: the feet come down the image
+            person.view = "front" if toward else "back"
+            person.vx *= vrng.uniform(-0.25, 0.25)  # mostly along the line of sight
+            person.vy = (1.0 if toward else -1.0) * vrng.uniform(0.1, 0.5) * self.scale  # px per frame
+        if not cfg.figure_variety:
+            return
+        spread = cfg.part_thermal_spread_k
+        person.hair = vrng.random() < 0.85
+        person.hands = True
+        person.hair_rgb = tuple(float(v) for v in np.array([0.06, 0.045, 0.03]) * vrng.uniform(0.5, 4.0))
+        if vrng.random() < 0.35:  # a coat or a skirt: an insulating outer layer
+            person.coat = float(vrng.uniform(0.2, 0.8))
+            person.torso_dk = -float(vrng.uniform(0.3, 1.0)) * spread
+        else:
+            person.torso_dk = -float(vrng.uniform(0.0, 0.6)) * spread
+        person.legs_dk = float(vrng.uniform(-0.5, 0.5)) * spread
+        person.hair_dk = -float(vrng.uniform(2.0, 6.0))
+        if vrng.random() < 0.2:
+            person.bag = True
+            person.bag_rgb = tuple(float(v) for v in vrng.uniform(0.03, 0.5, 3))
+            person.bag_temp = (clim.shade if clim.is_day else clim.air) + float(vrng.uniform(-1.0, 2.0))
 
     def _sample_height(self) -> float:
         lo, hi = (v * self.scale for v in self.cfg.person_height_range)
@@ -253,8 +314,18 @@ class DriveSimulator:
         thermal = self.thermal_camera.agc(native)
         radiometric = self.thermal_camera.radiometric(native) if cfg.thermal_radiometric else None
         rgb = self.visible_camera.capture(layers.rgb, day, self.pan)
+        if cfg.sensor_jpeg_quality[1] > 0:  # the cameras' own compression, before the dataset's
+            rgb = np.ascontiguousarray(self._jpeg_round_trip(np.ascontiguousarray(rgb[..., ::-1]))[..., ::-1])
+            thermal = self._jpeg_round_trip(thermal)
         return SyntheticFrame(rgb, thermal, objects, t, t / cfg.fps, self.plan.time_of_day,
                               layers.instance_map if keep_instance_map else None, radiometric)
+
+    def _jpeg_round_trip(self, img: np.ndarray) -> np.ndarray:
+        lo, hi = self.cfg.sensor_jpeg_quality
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(self.variety_rng.integers(lo, hi + 1))])
+        if not ok:
+            raise RuntimeError("OpenCV could not JPEG-encode a synthetic frame")
+        return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
     def _annotate(self, layers: FrameLayers, drawn: list, rgb_only: set[int]) -> list[SyntheticObject]:
         cfg = self.cfg
