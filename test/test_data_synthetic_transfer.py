@@ -120,3 +120,18 @@ def test_transfer_knobs_change_appearance_not_the_scene() -> None:
 def test_bad_transfer_knobs_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
         SyntheticConfig(**bad).validate()
+
+
+def test_the_sensors_recipe_gives_its_validation_world_the_same_cameras() -> None:
+    from pathlib import Path
+
+    from lsi_perception.train.config import load_train_config
+
+    cfg = load_train_config(Path(__file__).resolve().parents[1] / "config" / "train_synthetic_sensors.yaml")
+    train, val = cfg.data.synthetic, cfg.data.val_synthetic
+    assert val is not None and (train.seed, val.seed) == (0, 1) and val.frames == 96
+    for knobs in (train, val):
+        assert knobs.sensor_jpeg_quality == (50, 90) and knobs.physics.thermal_equalize_mix == (0.3, 1.0)
+        assert knobs.physics.thermal_dde_gain == (0.0, 1.5) and knobs.frontal_fraction == 0.0
+    assert cfg.data.root != load_train_config(Path(__file__).resolve().parents[1] / "config" /
+                                              "train_synthetic.yaml").data.root  # never reuses the shipped world
