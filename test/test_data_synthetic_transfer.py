@@ -8,6 +8,7 @@ import pytest
 from lsi_perception.data.synthetic import SyntheticConfig, WorldPhysics, generate_drive, plan_drives
 from lsi_perception.data.synthetic_physics import ThermalCamera
 from lsi_perception.data.synthetic_render import PART_HAIR, PART_PANTS, PART_SHIRT, PART_SKIN, person_patch
+from lsi_perception.data.synthetic_scene import DriveSimulator
 
 SMALL = dict(height=128, width=160, frames=12, frames_per_drive=3, person_height_range=(40.0, 240.0),
              ignore_below_height=6.0, people_per_frame=5.0, test_fraction=0.5)
@@ -73,8 +74,6 @@ def test_transfer_world_labels_match_what_is_drawn_and_the_rig_varies() -> None:
     cfg = SyntheticConfig(seed=5, noise=0.0, **SMALL, **TRANSFER)
     views, horizons, kinds, checked = set(), set(), set(), 0
     for plan in plan_drives(cfg):
-        from lsi_perception.data.synthetic_scene import DriveSimulator
-
         sim = DriveSimulator(cfg, plan)
         horizons.add(sim.layout.horizon)
         views |= {p.view for p in sim.people}

@@ -12,9 +12,10 @@ The camera models here turn those into what a KAIST-like rig records:
   NETD < 50 mK): native resolution ``thermal_native_scale`` of the RGB image, optical blur, fixed-pattern
   column noise (residual non-uniformity after NUC, fixed per drive), temporal noise, and a per-frame
   percentile AGC to 8 bit (so a hot engine in view compresses everyone else's contrast), optionally blended
-  with plateau histogram equalization and a detail-enhancement high-pass (halos), upsampled to the RGB size. ``radiometric`` gives the 16-bit linear output (centi-kelvin, FLIR "TLinear" convention).
-- ``VisibleCamera``: an optional white-balance error (colour cast), auto exposure (median to mid-grey, exposure capped at night), photon shot noise and
-  read noise in electrons, digital gain, clipping, bloom around over-exposed sources, horizontal motion
+  with plateau histogram equalization and a detail-enhancement high-pass (halos), upsampled to the RGB
+  size. ``radiometric`` gives the 16-bit linear output (centi-kelvin, FLIR "TLinear" convention).
+- ``VisibleCamera``: an optional white-balance error (colour cast), auto exposure (median to mid-grey,
+  exposure capped at night), photon shot noise and read noise in electrons, digital gain, clipping, bloom around over-exposed sources, horizontal motion
   blur from the pan during the longer night exposure, sRGB-like gamma to 8 bit.
 """
 from __future__ import annotations

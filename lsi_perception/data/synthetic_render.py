@@ -108,7 +108,17 @@ class Car:
     headlights_on: bool
 
 
-CLUTTER_KINDS = ("pole", "tree", "bollard", "sign", "traffic_light", "bin")  # Pole.kind
+# Pole.kind with clutter_variety: share of the poles, then height and width ranges in units of a person's height
+# at the item's foot (a lamp pole keeps its own size: 2.6 x 0.06).
+CLUTTER_SHAPES: dict[str, tuple[float, tuple[float, float], tuple[float, float]]] = {
+    "pole": (0.3, (2.6, 2.6), (0.06, 0.06)),
+    "tree": (0.25, (2.5, 4.5), (0.08, 0.2)),
+    "bollard": (0.15, (0.5, 0.65), (0.08, 0.14)),
+    "sign": (0.1, (1.3, 1.7), (0.03, 0.05)),
+    "traffic_light": (0.1, (1.8, 2.5), (0.05, 0.08)),
+    "bin": (0.1, (0.5, 0.65), (0.25, 0.4)),
+}
+CLUTTER_KINDS = tuple(CLUTTER_SHAPES)
 
 
 @dataclass
@@ -124,6 +134,7 @@ class Pole:
     kind: str = "pole"  # one of CLUTTER_KINDS
     rgb: tuple[float, float, float] = (0.25, 0.25, 0.2625)  # albedo of the post / trunk / body
     crown_temp: float = 0.0  # tree: the canopy's temperature (C); sign / traffic light: the panel's
+    signal_green: bool = False  # traffic light: the lit lamp is green (else red)
 
 
 @dataclass
@@ -371,6 +382,6 @@ def _draw_clutter(layers: FrameLayers, item: Pole, x: float, light: float, th_dx
                             360, val, -1, cv2.LINE_8, _SUBPIXEL_BITS)
     if item.kind == "traffic_light" and item.lamp_on:  # one lit lamp in the panel
         r = max(1.0, 0.5 * w)
-        hue = (phys.lamp_radiance, 0.1, 0.05) if item.x % 2 < 1 else (0.1, phys.lamp_radiance, 0.3)
+        hue = (0.1, phys.lamp_radiance, 0.3) if item.signal_green else (phys.lamp_radiance, 0.1, 0.05)
         cv2.circle(layers.rgb, _pt(x, top + 0.06 * item.height), int(round(r * _SUB)), hue, -1, cv2.LINE_8,
                    _SUBPIXEL_BITS)

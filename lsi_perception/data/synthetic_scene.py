@@ -17,6 +17,7 @@ from .synthetic_background import Background, Climate, render_background
 from .synthetic_physics import ThermalCamera, VisibleCamera, disparity, uniform
 from .synthetic_render import (
     CLUTTER_KINDS,
+    CLUTTER_SHAPES,
     Car,
     FrameLayers,
     Pedestrian,
@@ -125,17 +126,17 @@ class DriveSimulator:
         """The transfer knob's street furniture: the pole becomes a tree, bollard, sign, traffic light or bin,
         at a depth of its own (from the knobs' stream)."""
         vrng, clim, lay = self.variety_rng, self.climate, self.layout
-        kinds, weights = CLUTTER_KINDS, np.array([0.3, 0.25, 0.15, 0.1, 0.1, 0.1])
-        item.kind = str(kinds[int(vrng.choice(len(kinds), p=weights / weights.sum()))])
+        weights = np.array([CLUTTER_SHAPES[k][0] for k in CLUTTER_KINDS])
+        item.kind = CLUTTER_KINDS[int(vrng.choice(len(CLUTTER_KINDS), p=weights / weights.sum()))]
         if item.kind == "pole":
             return
         item.foot_y = float(item.foot_y + vrng.uniform(-0.02, 0.12) * self.cfg.height)
         person_h = lay.person_height_at(item.foot_y, 1.0)
-        shape = {"tree": (2.5, 4.5, 0.08, 0.2), "bollard": (0.5, 0.65, 0.08, 0.14), "bin": (0.5, 0.65, 0.25, 0.4),
-                 "sign": (1.3, 1.7, 0.03, 0.05), "traffic_light": (1.8, 2.5, 0.05, 0.08)}[item.kind]
-        item.height = float(vrng.uniform(shape[0], shape[1]) * person_h)
-        item.width = float(max(1.5, vrng.uniform(shape[2], shape[3]) * person_h))
+        _, heights, widths = CLUTTER_SHAPES[item.kind]
+        item.height = float(uniform(vrng, heights) * person_h)
+        item.width = float(max(1.5, uniform(vrng, widths) * person_h))
         item.lamp_on = item.kind == "traffic_light"
+        item.signal_green = bool(vrng.random() < 0.5)
         item.rgb = tuple(float(v) for v in vrng.uniform(0.05, 0.45) * vrng.uniform(0.7, 1.0, 3))
         if clim.is_day:
             item.temp = float(clim.sunlit if vrng.random() < 0.5 else clim.shade) + float(vrng.uniform(-1, 1))
@@ -186,10 +187,10 @@ class DriveSimulator:
             stripe_period=rng.uniform(0.04, 0.15), stripe_phase=rng.uniform(0, 2 * np.pi),
             thermal_visible=not hidden,
         )
-        self._vary_figure(person, speed)
+        self._vary_figure(person)
         return person
 
-    def _vary_figure(self, person: Pedestrian, speed: float) -> None:
+    def _vary_figure(self, person: Pedestrian) -> None:
         """The transfer knobs' figure: view, coat, bag, hair, hands, per-part thermal (from their own stream)."""
         cfg, vrng, clim = self.cfg, self.variety_rng, self.climate
         if cfg.frontal_fraction > 0 and vrng.random() < cfg.frontal_fraction:
