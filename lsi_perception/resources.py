@@ -32,7 +32,7 @@ def config_path(name: str) -> Path:
 
 
 def default_checkpoint_path() -> Path:
-    """The small model shipped with the package (trained by config/train_synthetic.yaml)."""
+    """The small model shipped with the package (trained by ``make model``: config/train_synthetic_sensors.yaml)."""
     return share_dir() / "models" / DEFAULT_MODEL_NAME
 
 
@@ -50,7 +50,7 @@ def resolve_checkpoint(path: str | Path | None) -> Path:
     else:
         resolved = default_checkpoint_path()
         hint = ("the package's default model is missing: retrain it (make model, i.e. lsi train --config "
-                "config/train_synthetic.yaml) or give a checkpoint")
+                "config/train_synthetic_sensors.yaml) or give a checkpoint")
     if not resolved.is_file():
         raise FileNotFoundError(f"checkpoint {resolved} does not exist: {hint}")
     return resolved

@@ -97,7 +97,8 @@ def _ensure_checkpoint(cfg: DemoConfig) -> Path:
             raise FileNotFoundError(f"checkpoint {path} does not exist; pass an existing .safetensors file")
         raise FileNotFoundError(
             f"the shipped model {path} is missing, so there is nothing real to demo. Train it with "
-            "`lsi train --config config/train_synthetic.yaml` (it writes models/lsi_pvt_b0_synthetic.safetensors), "
+            "`make model` (lsi train --config config/train_synthetic_sensors.yaml, then --export-shipped: it writes "
+            "models/lsi_pvt_b0_synthetic.safetensors), "
             "or pass --checkpoint PATH"
         )
     return path
