@@ -6,6 +6,9 @@ from pathlib import Path
 PACKAGE = "lsi_perception"
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_NAME = "lsi_pvt_b0_synthetic.safetensors"
+# How to rebuild the shipped model: the one wording every "it is missing" error uses.
+RETRAIN_SHIPPED_HINT = ("retrain it with `make model` (lsi train --config config/train_synthetic_sensors.yaml, then "
+                        "lsi train --export-shipped runs/synthetic_sensors_b0/best.safetensors)")
 
 
 def share_dir() -> Path:
@@ -49,8 +52,7 @@ def resolve_checkpoint(path: str | Path | None) -> Path:
         hint = "give an existing .safetensors file"
     else:
         resolved = default_checkpoint_path()
-        hint = ("the package's default model is missing: retrain it (make model, i.e. lsi train --config "
-                "config/train_synthetic_sensors.yaml) or give a checkpoint")
+        hint = f"the package's default model is missing: {RETRAIN_SHIPPED_HINT}, or give a checkpoint"
     if not resolved.is_file():
         raise FileNotFoundError(f"checkpoint {resolved} does not exist: {hint}")
     return resolved

@@ -37,7 +37,7 @@ from lsi_perception.demo.drawing import draw_outputs
 from lsi_perception.pipeline.defaults import RGB_TOPIC, THERMAL_TOPIC
 from lsi_perception.pipeline.detection_codec import BoxArray, read_detection_array
 from lsi_perception.pipeline.stamps import stamp_to_ns
-from lsi_perception.resources import default_checkpoint_path, detector_command
+from lsi_perception.resources import RETRAIN_SHIPPED_HINT, default_checkpoint_path, detector_command
 from lsi_perception.training_data import synthetic_only_warning
 
 
@@ -96,9 +96,7 @@ def _ensure_checkpoint(cfg: DemoConfig) -> Path:
         if cfg.checkpoint:
             raise FileNotFoundError(f"checkpoint {path} does not exist; pass an existing .safetensors file")
         raise FileNotFoundError(
-            f"the shipped model {path} is missing, so there is nothing real to demo. Train it with "
-            "`make model` (lsi train --config config/train_synthetic_sensors.yaml, then --export-shipped: it writes "
-            "models/lsi_pvt_b0_synthetic.safetensors), "
+            f"the shipped model {path} is missing, so there is nothing real to demo: {RETRAIN_SHIPPED_HINT}, "
             "or pass --checkpoint PATH"
         )
     return path
