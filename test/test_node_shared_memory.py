@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lsi_perception.dds_shm import LOCK_SUFFIX, PREFIXES, SHM_DIR, reclaim_orphaned_files
+from lsi_perception.dds_shm import LOCK_SUFFIX, MIN_AGE_S, PREFIXES, SHM_DIR, reclaim_orphaned_files
 from lsi_perception.resources import detector_command
 
 pytestmark = [pytest.mark.ros, pytest.mark.skipif(not SHM_DIR.is_dir() or not Path("/proc/locks").is_file(),
@@ -111,8 +111,49 @@ def test_the_node_ends_and_cleans_up_when_its_parent_dies(tmp_path):
     assert "Traceback" not in log.read_text()
 
 
+def _lock_age_s(segment: Path) -> float:
+    """Seconds since the segment's lock file last changed (the clock ``reclaim_orphaned_files`` judges by)."""
+    return time.time() - segment.with_name(segment.name + LOCK_SUFFIX).stat().st_ctime
+
+
+def _wait_until_judgeable(segments: set[Path], timeout: float = 30.0) -> None:
+    """Until every lock file, the youngest included, is past the reclaim's guard against just-starting
+    processes (re-read each time: anything that touches a lock file restarts its clock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ages = [_lock_age_s(p) for p in segments if p.exists()]
+        if not ages or min(ages) > MIN_AGE_S + 0.5:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"lock files still younger than {MIN_AGE_S} s after {timeout} s: {segments}")
+
+
+def _why_left(segments: set[Path], node_log: str) -> str:
+    """What a failure needs to say: each file's age and the processes holding its lock now, what a reclaim
+    would do now, and what the restarted node logged about DDS."""
+    lines = []
+    holders = {}
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 5:
+            holders.setdefault(int(fields[5].split(":")[-1]), []).append(f"{fields[1]} {fields[3]} pid {fields[4]}")
+    for path in sorted(segments):
+        lock = path.with_name(path.name + LOCK_SUFFIX)
+        try:
+            lines.append(f"{path.name}: lock age {_lock_age_s(path):.1f} s, held by {holders.get(lock.stat().st_ino, 'nobody')}")
+        except FileNotFoundError:
+            lines.append(f"{path.name}: lock file gone")
+    would = reclaim_orphaned_files(dry_run=True).removed
+    lines.append(f"a reclaim now would remove: {sorted(p.name for p in would if p in segments)}")
+    lines.extend(line for line in node_log.splitlines() if "DDS" in line)
+    return "\n".join(lines)
+
+
 def test_after_sigkill_the_next_start_removes_what_the_dead_node_left(tmp_path):
-    first = _start_node(tmp_path / "first.log")
+    # Both nodes on a domain of their own: no other participant of this session discovers the dead one
+    # (Fast DDS in a live peer may clean or hold a dead peer's files itself, which is not what is tested).
+    env = {**os.environ, "ROS_DOMAIN_ID": str(int(os.environ.get("ROS_DOMAIN_ID", "0")) % 101 + 1)}
+    first = _start_node(tmp_path / "first.log", env)
     try:
         segments = _wait_for_segments(first.pid, tmp_path / "first.log")
         first.kill()
@@ -121,11 +162,9 @@ def test_after_sigkill_the_next_start_removes_what_the_dead_node_left(tmp_path):
         _stop(first)
     assert all(p.exists() for p in segments), "SIGKILL cannot clean up; these tests expect it to leave files"
     left = len(_dds_files())
-    # The lock files must be older than the reclaim's guard against processes that are just starting.
-    time.sleep(max(0.0, 5.5 - (time.time() - min(p.with_name(p.name + LOCK_SUFFIX).stat().st_ctime
-                                                   for p in segments))))
+    _wait_until_judgeable(segments)
     second_log = tmp_path / "second.log"
-    second = _start_node(second_log)
+    second = _start_node(second_log, env)
     try:
         _wait_for_segments(second.pid, second_log)
         output = second_log.read_text()
@@ -134,7 +173,8 @@ def test_after_sigkill_the_next_start_removes_what_the_dead_node_left(tmp_path):
     finally:
         _stop(second)
     print(f"/dev/shm Fast DDS files: {left} after SIGKILL, {len(_dds_files())} after the restart and its SIGTERM")
-    assert not any(p.exists() for p in segments), f"the restart did not remove {segments}"
+    assert not any(p.exists() for p in segments), (f"the restart did not remove {sorted(segments)}:\n"
+                                                   + _why_left(segments, output))
     assert "shared-memory segments" in output and "left by processes that died" in output, output[-2000:]
 
 
