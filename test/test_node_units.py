@@ -117,3 +117,26 @@ def test_overlay_draws_on_a_copy():
     out = draw_overlay(rgb, np.array([[10, 10, 30, 50]], np.float32), np.array([0.9], np.float32), ["person"], fps=12.0)
     assert out.shape == rgb.shape and out.any() and not rgb.any()
     assert draw_overlay(rgb, np.zeros((0, 4)), np.zeros(0), []).shape == rgb.shape
+
+
+def test_overlay_labels_in_a_crowd_never_cover_one_another():
+    """Ten overlapping boxes (a crowd): every label placed is inside the image, clear of the others and of
+    the header; the best-scoring box keeps its full label; some labels shrink to the score or drop out."""
+    from lsi_perception.pipeline.overlay import layout_labels
+
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(20, 120, 10))
+    rects = [(int(a), 40, int(a) + 25, 110) for a in x]
+    scores = rng.uniform(0.5, 1.0, 10)
+    texts = [(f"person {s:.2f}", f"{s:.2f}") for s in scores]
+    header = (0, 0, 60, 14)
+    placed = layout_labels(rects, scores, texts, (120, 160), 0.35, header)
+    boxes_placed = [p[2] for p in placed]
+    for k, (_, _, r, _) in enumerate(placed):
+        assert 0 <= r[1] and r[3] <= 120 and not (r[0] < header[2] and r[1] < header[3])
+        assert not any(r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3] for o in boxes_placed[k + 1:])
+    best = int(np.argmax(scores))
+    assert placed[0][0] == best and placed[0][1] == texts[best][0]
+    assert len(placed) < 10 or any(text == texts[i][1] for i, text, _, _ in placed)
+    out = draw_overlay(np.zeros((120, 160, 3), np.uint8), np.array(rects, np.float32), scores, ["person"] * 10)
+    assert out.any()
