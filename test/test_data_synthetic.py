@@ -194,3 +194,31 @@ def test_cli_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert len(list((tmp_path / "cli" / "images").rglob("*.jpg"))) == 4
     with pytest.raises(ValueError, match="day_fraction"):
         SyntheticConfig(day_fraction=1.5).validate()
+
+
+def test_the_world_is_recorded_and_a_changed_config_is_named(synth_root: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``world.json`` holds the knobs; lsi train's data step names the knobs a config changed since and
+    uses the files as they are; a dataset without a record gets a one-line note."""
+    from dataclasses import replace
+
+    from lsi_perception.data.synthetic import WORLD_RECORD, world_differences
+    from lsi_perception.train.data import _generate_if_missing
+
+    cfg = SyntheticConfig(seed=3, **SMALL)
+    assert json.loads((synth_root / WORLD_RECORD).read_text())["physics"]["person_day_delta_k"] == [-3.0, 4.0]
+    assert world_differences(synth_root, cfg) == []
+    changed = replace(cfg, frames=24, physics=replace(cfg.physics, person_day_delta_k=(4.0, 10.0)))
+    assert world_differences(synth_root, changed) == ["frames", "physics.person_day_delta_k"]
+    before = _digest(synth_root)
+    _generate_if_missing(synth_root, changed)
+    out = capsys.readouterr().out
+    assert "WARN" in out and "frames, physics.person_day_delta_k" in out and "delete the folder" in out
+    assert _digest(synth_root) == before  # used as it is
+    _generate_if_missing(synth_root, cfg)
+    assert capsys.readouterr().out == ""
+    bare = tmp_path / "bare"
+    (bare / "imageSets").mkdir(parents=True)
+    assert world_differences(bare, cfg) is None
+    _generate_if_missing(bare, cfg)
+    assert "no record of its world" in capsys.readouterr().out

@@ -38,6 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..config import to_dict
 from .bbgt import BbGtObject, write_bbgt
 from .synthetic_physics import WorldPhysics
 from .synthetic_render import PERSON_HEIGHT_PER_ROW
@@ -213,6 +214,33 @@ def _write_image(path: Path, img: np.ndarray, cfg: SyntheticConfig) -> None:
         raise OSError(f"could not write {path}")
 
 
+WORLD_RECORD = "world.json"  # in the dataset root: the SyntheticConfig it was generated with
+
+
+def world_record(cfg: SyntheticConfig) -> dict:
+    """``cfg`` as the JSON ``generate_dataset`` writes to ``<root>/world.json`` (tuples as lists)."""
+    return json.loads(json.dumps(to_dict(cfg)))
+
+
+def world_differences(root: str | Path, cfg: SyntheticConfig) -> list[str] | None:
+    """The knobs (dotted names) in which the world recorded under ``root`` differs from ``cfg``; None when
+    ``root`` has no record (generated before worlds were recorded, or not by ``generate_dataset``)."""
+    path = Path(root) / WORLD_RECORD
+    if not path.is_file():
+        return None
+    differences: list[str] = []
+
+    def compare(recorded: object, wanted: object, name: str) -> None:
+        if isinstance(recorded, dict) and isinstance(wanted, dict):
+            for key in sorted(set(recorded) | set(wanted)):
+                compare(recorded.get(key), wanted.get(key), f"{name}.{key}" if name else key)
+        elif recorded != wanted:
+            differences.append(name)
+
+    compare(json.loads(path.read_text()), world_record(cfg), "")
+    return differences
+
+
 def generate_dataset(root: str | Path, cfg: SyntheticConfig | None = None) -> GeneratedDataset:
     """Write a synthetic dataset in the KAIST layout under ``root`` (see the module docstring)."""
     cfg = cfg or SyntheticConfig()
@@ -259,6 +287,7 @@ def generate_dataset(root: str | Path, cfg: SyntheticConfig | None = None) -> Ge
     for split in ("train", "test"):
         (root / "imageSets" / f"{split}.txt").write_text("".join(f"{n}\n" for n in lists[split]))
         (root / "annotations" / f"{split}.json").write_text(json.dumps(coco[split]))
+    (root / WORLD_RECORD).write_text(json.dumps(world_record(cfg), indent=1))
     return GeneratedDataset(root, plans, {s: len(v) for s, v in lists.items()}, positives, seconds)
 
 

@@ -27,7 +27,7 @@ from lsi_perception.data.flir_aligned import FlirAlignedDataset, find_list
 from lsi_perception.data.images import image_size
 from lsi_perception.data.kaist import KaistDataset, read_image_list
 from lsi_perception.data.llvip import LLVIPDataset
-from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
+from lsi_perception.data.synthetic import WORLD_RECORD, SyntheticConfig, generate_dataset, world_differences
 from lsi_perception.data.transforms import build_eval_transforms, build_train_transforms
 from lsi_perception.data.utokyo import UTokyoDataset
 from lsi_perception.eval import KaistAnnotations, annotations_from_coco, load_annotations
@@ -119,7 +119,18 @@ def _check_list(kind: str, what: str, folder: Path, name: str) -> None:
 
 
 def _generate_if_missing(root: Path, cfg: SyntheticConfig) -> None:
+    """Generate the world ``cfg`` describes under ``root`` unless a dataset is there; one that is there is
+    used as it is, with a warning when its recorded knobs differ from ``cfg`` (a config changed since)."""
     if (root / "imageSets").is_dir():
+        differences = world_differences(root, cfg)
+        if differences is None:
+            print(f"[lsi train] {root}: an existing dataset with no record of its world ({WORLD_RECORD}); if "
+                  "the config's synthetic knobs changed since it was generated, delete it to regenerate", flush=True)
+        elif differences:
+            shown = ", ".join(differences[:6]) + (f" and {len(differences) - 6} more" if len(differences) > 6 else "")
+            print(f"[lsi train] WARN: {root} was generated with other world knobs than the config's (differs in: "
+                  f"{shown}); training on it as it is: delete the folder to regenerate it from the config",
+                  flush=True)
         return
     print(f"[lsi train] generating a synthetic dataset under {root} (first use) ...", flush=True)
     info = generate_dataset(root, cfg)
