@@ -188,6 +188,26 @@ def test_contrast_statistic_sees_a_person_and_not_flat_background(tmp_path: Path
     assert lsi_main(["data", "stats", str(tmp_path / "missing")]) == 2
 
 
+def test_thermal_polarity_follows_the_day_temperature_knobs(tmp_path: Path) -> None:
+    """The signed statistic: a dark figure is negative; by day the default world's people are mostly darker
+    than the sunlit street, and warmer people over cooler sun (the shipped model's world) turn that round."""
+    from dataclasses import replace
+
+    from lsi_perception.data.contrast import dataset_contrast, person_contrast
+
+    img = np.full((64, 64), 100, np.uint8)
+    img[20:50, 28:36] = 40
+    assert person_contrast(img, (28, 20, 8, 30), noise=1.0, signed=True) < -5
+    assert person_contrast(img, (28, 20, 8, 30), noise=1.0) > 5
+    day = SyntheticConfig(seed=2, **{**SMALL, "frames": 8, "frames_per_drive": 2, "day_fraction": 1.0})
+    warm = replace(day, physics=replace(day.physics, person_day_delta_k=(4.0, 10.0), sunlit_surface_delta_k=(0.0, 8.0)))
+    shares = {}
+    for name, cfg in (("default", day), ("warm", warm)):
+        generate_dataset(tmp_path / name, cfg)
+        shares[name] = dataset_contrast(tmp_path / name).summary()["day"]["thermal_brighter"]
+    assert shares["default"] < 0.6 < shares["warm"], shares
+
+
 def test_cli_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--out", str(tmp_path / "cli"), "--frames", "2", "--frames-per-drive", "1", "--size", "96", "64"]) == 0
     assert "wrote 2 frames" in capsys.readouterr().out

@@ -11,6 +11,9 @@ its 3x3 mean). For RGB it is the largest of the three colour channels' values (a
 asphalt stands out in colour, not necessarily in luminance). A value near 0 means the person is invisible in that
 modality against its local background; above ~1 it stands out of the clutter. Thermal uses the same
 boxes as RGB (the labels are the RGB image's), so misregistration lowers it as a detector would see.
+The summary also gives the share of people brighter than their surround in thermal (``thermal_brighter``):
+on real automotive frames (RoadScene / FLIR ADAS) it is 99 %; a world where it is far lower teaches that
+people are dark in thermal (docs/real_frames.md).
 """
 from __future__ import annotations
 
@@ -30,16 +33,19 @@ class ContrastStats:
 
     values: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     pairs: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # time -> [(rgb, thermal)]
+    thermal_brighter: dict[str, list[bool]] = field(default_factory=dict)  # time -> body warmer than surround
     images: dict[str, int] = field(default_factory=dict)
 
-    def add(self, time_of_day: str, rgb: float, thermal: float) -> None:
+    def add(self, time_of_day: str, rgb: float, thermal: float, thermal_brighter: bool = True) -> None:
         for t in (time_of_day, "all"):
             self.values.setdefault((t, "rgb"), []).append(rgb)
             self.values.setdefault((t, "thermal"), []).append(thermal)
             self.pairs.setdefault(t, []).append((rgb, thermal))
+            self.thermal_brighter.setdefault(t, []).append(thermal_brighter)
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """{time: {"rgb_median", "thermal_median", "rgb_p25", ..., "thermal_stronger", "people", "images"}}."""
+        """{time: {"rgb_median", "thermal_median", "rgb_p25", ..., "thermal_stronger", "thermal_brighter",
+        "people", "images"}}; ``thermal_brighter``: the share of people brighter than their surround in thermal."""
         out: dict[str, dict[str, float]] = {}
         for t, pairs in self.pairs.items():
             arr = np.asarray(pairs, np.float64)
@@ -49,6 +55,7 @@ class ContrastStats:
                 row[f"{m}_p25"], row[f"{m}_p75"] = (float(v) for v in np.percentile(arr[:, j], [25, 75]))
                 row[f"{m}_washed_out"] = float(np.mean(arr[:, j] < 0.5))
             row["thermal_stronger"] = float(np.mean(arr[:, 1] > arr[:, 0]))
+            row["thermal_brighter"] = float(np.mean(self.thermal_brighter.get(t, [True])))
             out[t] = row
         return out
 
@@ -61,8 +68,10 @@ def image_noise(img: np.ndarray) -> float:
     return 1.4826 * mad * (9.0 / 8.0) ** 0.5
 
 
-def person_contrast(img: np.ndarray, box: tuple[float, float, float, float], noise: float) -> float | None:
-    """Contrast of one xywh ``box`` in the single-channel ``img``; None when the box is too small or off-image."""
+def person_contrast(img: np.ndarray, box: tuple[float, float, float, float], noise: float,
+                    signed: bool = False) -> float | None:
+    """Contrast of one xywh ``box`` in the single-channel ``img``; None when the box is too small or off-image.
+    ``signed``: negative where the body is darker than its surround (the value is otherwise the same)."""
     H, W = img.shape
     x, y, w, h = box
     if w < 2 or h < 4:
@@ -81,7 +90,8 @@ def person_contrast(img: np.ndarray, box: tuple[float, float, float, float], noi
     if surround.size < 8:
         return None
     body = img[by0:by1, bx0:bx1].astype(np.float64)
-    return float(abs(body.mean() - surround.mean()) / (surround.std() + noise + 1e-6))
+    value = float((body.mean() - surround.mean()) / (surround.std() + noise + 1e-6))
+    return value if signed else abs(value)
 
 
 def dataset_contrast(root: str | Path, max_images: int | None = None, min_height: float = 0.0) -> ContrastStats:
@@ -123,21 +133,22 @@ def dataset_contrast(root: str | Path, max_images: int | None = None, min_height
                     continue
                 per_channel = [person_contrast(c, tuple(a["bbox"]), n) for c, n in zip(channels, noise_rgb)]
                 c_rgb = None if per_channel[0] is None else max(per_channel)
-                c_th = person_contrast(th, tuple(a["bbox"]), noise_th)
+                c_th = person_contrast(th, tuple(a["bbox"]), noise_th, signed=True)
                 if c_rgb is not None and c_th is not None:  # a slice ("slice" key) is a group of its own
-                    stats.add(f"{tod} {a['slice']}" if "slice" in a else tod, c_rgb, c_th)
+                    stats.add(f"{tod} {a['slice']}" if "slice" in a else tod, c_rgb, abs(c_th), c_th > 0)
     return stats
 
 
 def format_summary(summary: dict[str, dict[str, float]]) -> str:
     """A fixed-width table of ``ContrastStats.summary()``."""
-    lines = ["time    people images | RGB median [p25-p75] <0.5 | thermal median [p25-p75] <0.5 | thermal stronger",
-             "-" * 104]
+    lines = ["time    people images | RGB median [p25-p75] <0.5 | thermal median [p25-p75] <0.5 | thermal stronger"
+             " | thermal brighter", "-" * 123]
     for t in ("day", "night", "all", *sorted(k for k in summary if k not in ("day", "night", "all"))):
         if t not in summary:
             continue
         r = summary[t]
         cols = " | ".join(f"{r[f'{m}_median']:6.2f} [{r[f'{m}_p25']:.2f}-{r[f'{m}_p75']:.2f}] {r[f'{m}_washed_out']:4.0%}"
                           for m in MODALITIES)
-        lines.append(f"{t:7s} {int(r['people']):6d} {int(r['images']):6d} | {cols} | {r['thermal_stronger']:5.0%}")
+        lines.append(f"{t:7s} {int(r['people']):6d} {int(r['images']):6d} | {cols} | {r['thermal_stronger']:16.0%} "
+                     f"| {r['thermal_brighter']:16.0%}")
     return "\n".join(lines)
