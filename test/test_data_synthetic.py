@@ -190,7 +190,7 @@ def test_contrast_statistic_sees_a_person_and_not_flat_background(tmp_path: Path
 
 def test_thermal_polarity_follows_the_day_temperature_knobs(tmp_path: Path) -> None:
     """The signed statistic: a dark figure is negative; by day the default world's people are mostly darker
-    than the sunlit street, and warmer people over cooler sun (the shipped model's world) turn that round."""
+    than the sunlit street, and warmer people over cooler sun (config/train_synthetic_warm_day.yaml) turn that round."""
     from dataclasses import replace
 
     from lsi_perception.data.contrast import dataset_contrast, person_contrast

@@ -72,3 +72,15 @@ def test_tiny_demo_runs_the_node_and_writes_real_detections(tmp_path):
     gif = Image.open(out / "detections.gif")
     assert gif.n_frames == 6 and gif.size == (2 * 160, 128)
     assert Image.open(out / "contact_sheet.png").size[0] == 2 * 2 * 160
+
+
+def test_the_demo_world_is_the_default_one_or_a_training_configs():
+    from lsi_perception.demo import DemoConfig
+
+    plain = DemoConfig(frames_per_drive=3, width=160, height=128).synthetic_config()
+    assert plain.physics.person_day_delta_k == (-3.0, 4.0) and (plain.frames, plain.width, plain.seed) == (6, 160, 7)
+    shipped = DemoConfig(frames_per_drive=3, width=160, height=128, world="train_synthetic_warm_day.yaml").synthetic_config()
+    assert shipped.physics.person_day_delta_k == (4.0, 10.0) and shipped.sensor_jpeg_quality == (50, 90)
+    assert (shipped.frames, shipped.height, shipped.test_fraction, shipped.seed) == (6, 128, 0.0, 7)
+    with pytest.raises(FileNotFoundError, match="no such training config"):
+        DemoConfig(world="nope.yaml").synthetic_config()

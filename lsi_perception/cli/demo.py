@@ -34,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="node backend (default auto: the fastest here, named in lsi_detector.log)")
     p.add_argument("--tiny", action="store_true", help="smoke-test setting: 3 frames per drive of 160x128, rate 0.2")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--world", default=d.world,
+                   help="the drives' world: 'plain' (default, the default world) or a training config whose "
+                        "data.synthetic knobs to use (a path or a file in config/, e.g. train_synthetic_sensors.yaml: "
+                        "the shipped model's world)")
     p.set_defaults(func=_run)
 
 
@@ -44,7 +48,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.tiny:
         frames, width, height, rate = 3, 160, 128, 0.2
     cfg = DemoConfig(out_dir=args.out, checkpoint=args.checkpoint, frames_per_drive=frames, width=width,
-                     height=height, rate=rate, device=args.device, backend=args.backend, seed=args.seed)
+                     height=height, rate=rate, device=args.device, backend=args.backend, seed=args.seed,
+                     world=args.world)
     summary = run_demo(cfg)
     print(describe(summary))
     return 0

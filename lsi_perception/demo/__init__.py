@@ -1,6 +1,7 @@
 """``lsi demo``: the first thing a new user runs. A synthetic drive goes through the real node over DDS.
 
-1. generate a short synthetic drive, one day and one night sequence (``demo_out/data``);
+1. generate a short synthetic drive, one day and one night sequence (``demo_out/data``), in the default
+   world unless ``DemoConfig.world`` names a training config's;
 2. write it as a rosbag2 (``demo_out/input_bag``), with ground truth on /ground_truth;
 3. start the real ``lsi_detector`` node (subprocess, shipped model, ``use_sim_time``) and record its
    /detections in this process (raw CDR, straight to ``demo_out/detections_bag``);
@@ -55,6 +56,10 @@ class DemoConfig:
     device: str = "auto"
     backend: str = "auto"  # the node's backend parameter (auto: the fastest here; its log says which and why)
     seed: int = 7  # no training config uses it: the demo drive is unseen by the shipped model
+    # The world the drives are drawn from: "plain" (the default world), or a training config (a file name in
+    # config/ or a path) whose data.synthetic knobs are used (frames, size, seed and the day/test split stay
+    # the demo's own), e.g. train_synthetic_sensors.yaml for the shipped model's own world.
+    world: str = "plain"
     node_start_timeout_s: float = 180.0  # model load + warm-up on a slow machine
     drain_timeout_s: float = 30.0  # after the player ends, wait this long for the node's last arrays
     gif_frame_s: float = 0.15
@@ -69,6 +74,27 @@ class DemoConfig:
             raise ValueError(f"image size {self.width}x{self.height} must be at least 32x32")
         if self.rate <= 0:
             raise ValueError(f"rate={self.rate} must be > 0")
+
+    def synthetic_config(self):
+        """The SyntheticConfig of the demo's two drives (see ``world``)."""
+        from dataclasses import replace
+
+        from lsi_perception.data.synthetic import SyntheticConfig
+
+        base = SyntheticConfig()
+        if self.world != "plain":
+            from lsi_perception.resources import config_path
+            from lsi_perception.train.config import load_train_config
+
+            path = Path(self.world)
+            if not path.is_file():
+                path = config_path(self.world)
+            if not path.is_file():
+                raise FileNotFoundError(f"demo world {self.world!r}: no such training config (a path, a file in "
+                                        f"{config_path('')}, or 'plain' for the default world)")
+            base = load_train_config(path).data.synthetic
+        return replace(base, frames=2 * self.frames_per_drive, frames_per_drive=self.frames_per_drive,
+                       width=self.width, height=self.height, day_fraction=0.5, test_fraction=0.0, seed=self.seed)
 
 
 @dataclass
@@ -160,7 +186,7 @@ def run_demo(cfg: DemoConfig) -> DemoSummary:
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
-    from lsi_perception.data.synthetic import SyntheticConfig, generate_dataset
+    from lsi_perception.data.synthetic import generate_dataset
 
     cfg.validate()
     checkpoint = _ensure_checkpoint(cfg)
@@ -172,9 +198,7 @@ def run_demo(cfg: DemoConfig) -> DemoSummary:
 
     _say(f"[1/5] generating a synthetic drive: {cfg.frames_per_drive} day + {cfg.frames_per_drive} night frames "
          f"of {cfg.width}x{cfg.height} in {data_dir}")
-    generate_dataset(data_dir, SyntheticConfig(frames=2 * cfg.frames_per_drive, frames_per_drive=cfg.frames_per_drive,
-                                               width=cfg.width, height=cfg.height, day_fraction=0.5,
-                                               test_fraction=0.0, seed=cfg.seed))
+    generate_dataset(data_dir, cfg.synthetic_config())
     topics = FromDatasetConfig()
     _say(f"[2/5] writing the rosbag2 {input_bag}")
     written = dataset_to_bag(data_dir, input_bag, topics, progress=cfg.progress)
