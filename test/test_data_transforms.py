@@ -10,6 +10,7 @@ from lsi_perception.config import PreprocessConfig
 from lsi_perception.data import collate_samples
 from lsi_perception.data.transforms import (
     Compose,
+    FeaturelessPair,
     PhotometricJitter,
     RandomCrop,
     RandomHorizontalFlip,
@@ -94,6 +95,29 @@ def test_photometric_jitter_changes_one_modality_only() -> None:
     assert s16["thermal"].dtype == np.uint16
     with pytest.raises(ValueError, match="modality"):
         PhotometricJitter("depth")
+
+
+def test_featureless_pair_is_a_no_scene_negative() -> None:
+    """Both images lose every structure (a level, a ramp, noise; each modality its own), every box and its
+    per-box entries go, the image id stays; p=0 returns the sample untouched; the rate is p."""
+    base = {**_sample(), "occlusion": np.zeros(2, np.int64), "thermal": _sample()["thermal"].astype(np.uint16) * 200}
+    rng = random.Random(3)
+    outs = [FeaturelessPair(1.0, rng)(base) for _ in range(20)]
+    for s in outs:
+        assert s["image_id"] == base["image_id"] and s["rgb"].shape == base["rgb"].shape
+        assert s["rgb"].dtype == np.uint8 and s["thermal"].dtype == np.uint16
+        assert s["boxes"].shape == (0, 4) and all(len(s[k]) == 0 for k in ("labels", "ignore", "occlusion"))
+        rows = s["thermal"].astype(np.float64)
+        assert rows.std(axis=1).max() <= 0.04 * 65535  # at most noise along a row: no blob, no edge
+        assert np.array_equal(s["rgb"][..., 0], s["rgb"][..., 2])  # grey: no colour either
+    assert len({int(s["rgb"].mean()) for s in outs}) > 10  # levels spread over the range
+    assert np.array_equal(base["boxes"], BOXES)  # the input is not modified
+    assert FeaturelessPair(0.0, rng)(base) is base
+    quarter = FeaturelessPair(0.25, random.Random(5))
+    hits = sum(quarter(base)["boxes"].shape[0] == 0 for _ in range(400))
+    assert 70 <= hits <= 130
+    with pytest.raises(ValueError, match="probability"):
+        FeaturelessPair(1.5)
 
 
 def test_collate_stacks_normalized_batch() -> None:

@@ -154,6 +154,12 @@ def test_unknown_config_key_names_the_valid_ones() -> None:
         load_train_config(None, ["runtime.batchsize=4"])
 
 
+def test_augment_probabilities_are_checked() -> None:
+    for key in ("featureless_pair", "modality_dropout"):
+        with pytest.raises(ValueError, match=f"data.augment.{key}=1.5 must be a probability"):
+            load_train_config(None, [f"data.augment.{key}=1.5"])
+
+
 def test_shipped_config_loads(repo_root: Path) -> None:
     for name in ("train_synthetic.yaml", "train_kaist.yaml", "train_utokyo.yaml"):
         cfg = load_train_config(repo_root / "config" / name)

@@ -35,6 +35,8 @@ class AugmentConfig:
     thermal_jitter: tuple[float, float] = (0.2, 0.2)  # thermal brightness offset, contrast gain (+-)
     jitter_p: float = 0.8  # probability of each modality's photometric jitter
     modality_dropout: float = 0.0  # per-sample chance of blanking one modality in training (half RGB, half thermal)
+    featureless_pair: float = 0.0  # per-sample chance of a "no scene" negative: both images featureless (a level,
+    #                                 ramp and noise each), no boxes (data/transforms.py FeaturelessPair)
     modality: str = "both"  # "rgb" / "thermal": single-modality model (the other input is always blank, in
     #                          training and validation): the two-stream network at the same budget
 
@@ -105,6 +107,9 @@ class DataConfig:
             raise ValueError("data.augment jitter amounts must be >= 0 and jitter_p a probability")
         if self.augment.modality not in ("both", "rgb", "thermal"):
             raise ValueError(f"data.augment.modality={self.augment.modality!r} must be 'both', 'rgb' or 'thermal'")
+        if not 0.0 <= self.augment.featureless_pair <= 1.0:
+            raise ValueError(f"data.augment.featureless_pair={self.augment.featureless_pair} must be a probability "
+                             "in [0, 1]")
         if not 0.0 <= self.augment.modality_dropout <= 1.0:
             raise ValueError(f"data.augment.modality_dropout={self.augment.modality_dropout} must be a probability in [0, 1]")
         if not 0.0 <= self.augment.hflip <= 1.0:

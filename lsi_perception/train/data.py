@@ -335,7 +335,8 @@ def build_train_loader(cfg: TrainConfig, info: DistInfo, device: torch.device) -
     a = cfg.data.augment
     transforms = build_train_transforms(cfg.preprocess, a.scale_range, a.hflip, resized_crop_area=a.resized_crop_area,
                                         resized_crop_ratio=a.resized_crop_ratio, modality_shift=a.modality_shift,
-                                        rgb_jitter=a.rgb_jitter, thermal_jitter=a.thermal_jitter, jitter_p=a.jitter_p)
+                                        rgb_jitter=a.rgb_jitter, thermal_jitter=a.thermal_jitter, jitter_p=a.jitter_p,
+                                        featureless_p=a.featureless_pair)
     dataset = SeededAugmentation(build_dataset(cfg.data, "train", cfg.model.class_names, transforms),
                                  cfg.runtime.seed)
     sampler = EpochSampler(dataset, info, cfg.runtime.seed, cfg.runtime.batch_size)
