@@ -208,6 +208,30 @@ def test_thermal_polarity_follows_the_day_temperature_knobs(tmp_path: Path) -> N
     assert shares["default"] < 0.6 < shares["warm"], shares
 
 
+def test_thermal_noise_gain_raises_the_measured_noise_and_changes_nothing_else(tmp_path: Path) -> None:
+    """physics.thermal_noise_gain scales the thermal camera's noise (what `lsi data stats` reports as
+    "thermal noise"), drawn from a stream of its own: the RGB images stay byte for byte, and a gain of
+    1 is the world without the knob."""
+    from dataclasses import replace
+
+    from lsi_perception.data.contrast import dataset_contrast
+
+    base = SyntheticConfig(seed=3, **{**SMALL, "frames": 4, "frames_per_drive": 2, "sensor_jpeg_quality": (0, 0)})
+    noisy = replace(base, physics=replace(base.physics, thermal_noise_gain=(6.0, 8.0)))
+    one = replace(base, physics=replace(base.physics, thermal_noise_gain=(1.0, 1.0)))
+    for name, cfg in (("base", base), ("noisy", noisy), ("one", one)):
+        generate_dataset(tmp_path / name, cfg)
+    noise = {n: dataset_contrast(tmp_path / n).summary()["all"]["thermal_noise"] for n in ("base", "noisy")}
+    assert noise["noisy"] > 2.0 * noise["base"], noise
+    for img in sorted((tmp_path / "base" / "images").rglob("*.*")):
+        rel = img.relative_to(tmp_path / "base")
+        assert img.read_bytes() == (tmp_path / "one" / rel).read_bytes()
+        if "visible" in rel.parts:
+            assert img.read_bytes() == (tmp_path / "noisy" / rel).read_bytes()
+    with pytest.raises(ValueError, match="thermal_noise_gain"):
+        replace(base.physics, thermal_noise_gain=(-1.0, 2.0)).validate()
+
+
 def test_cli_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--out", str(tmp_path / "cli"), "--frames", "2", "--frames-per-drive", "1", "--size", "96", "64"]) == 0
     assert "wrote 2 frames" in capsys.readouterr().out

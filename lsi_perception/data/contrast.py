@@ -35,6 +35,12 @@ class ContrastStats:
     pairs: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # time -> [(rgb, thermal)]
     thermal_brighter: dict[str, list[bool]] = field(default_factory=dict)  # time -> body warmer than surround
     images: dict[str, int] = field(default_factory=dict)
+    thermal_noise: dict[str, list[float]] = field(default_factory=dict)  # time -> per-image noise sigma (DN)
+
+    def add_image(self, time_of_day: str, thermal_noise: float) -> None:
+        for t in (time_of_day, "all"):
+            self.images[t] = self.images.get(t, 0) + 1
+            self.thermal_noise.setdefault(t, []).append(thermal_noise)
 
     def add(self, time_of_day: str, rgb: float, thermal: float, thermal_brighter: bool = True) -> None:
         for t in (time_of_day, "all"):
@@ -45,7 +51,9 @@ class ContrastStats:
 
     def summary(self) -> dict[str, dict[str, float]]:
         """{time: {"rgb_median", "thermal_median", "rgb_p25", ..., "thermal_stronger", "thermal_brighter",
-        "people", "images"}}; ``thermal_brighter``: the share of people brighter than their surround in thermal."""
+        "thermal_noise", "people", "images"}}; ``thermal_brighter``: the share of people brighter than their
+        surround in thermal; ``thermal_noise``: the median per-image thermal pixel noise (``image_noise``, grey
+        levels at the dataset's own resolution; real FLIR ADAS frames: about 4)."""
         out: dict[str, dict[str, float]] = {}
         for t, pairs in self.pairs.items():
             arr = np.asarray(pairs, np.float64)
@@ -56,6 +64,8 @@ class ContrastStats:
                 row[f"{m}_washed_out"] = float(np.mean(arr[:, j] < 0.5))
             row["thermal_stronger"] = float(np.mean(arr[:, 1] > arr[:, 0]))
             row["thermal_brighter"] = float(np.mean(self.thermal_brighter.get(t, [True])))
+            noise = self.thermal_noise.get(t, self.thermal_noise.get(t.split(" ")[0], []))
+            row["thermal_noise"] = float(np.median(noise)) if noise else float("nan")
             out[t] = row
         return out
 
@@ -126,8 +136,7 @@ def dataset_contrast(root: str | Path, max_images: int | None = None, min_height
             th = cv2.imread(str(th_path), cv2.IMREAD_GRAYSCALE)
             channels = [rgb[..., c] for c in range(3)]
             noise_rgb, noise_th = [image_noise(c) for c in channels], image_noise(th)
-            stats.images[tod] = stats.images.get(tod, 0) + 1
-            stats.images["all"] = stats.images.get("all", 0) + 1
+            stats.add_image(tod, noise_th)
             for a in by_image.get(im["id"], []):
                 if a.get("ignore", 0) or a.get("height", a["bbox"][3]) < min_height:
                     continue
@@ -142,7 +151,7 @@ def dataset_contrast(root: str | Path, max_images: int | None = None, min_height
 def format_summary(summary: dict[str, dict[str, float]]) -> str:
     """A fixed-width table of ``ContrastStats.summary()``."""
     lines = ["time    people images | RGB median [p25-p75] <0.5 | thermal median [p25-p75] <0.5 | thermal stronger"
-             " | thermal brighter", "-" * 123]
+             " | thermal brighter | thermal noise", "-" * 139]
     for t in ("day", "night", "all", *sorted(k for k in summary if k not in ("day", "night", "all"))):
         if t not in summary:
             continue
@@ -150,5 +159,5 @@ def format_summary(summary: dict[str, dict[str, float]]) -> str:
         cols = " | ".join(f"{r[f'{m}_median']:6.2f} [{r[f'{m}_p25']:.2f}-{r[f'{m}_p75']:.2f}] {r[f'{m}_washed_out']:4.0%}"
                           for m in MODALITIES)
         lines.append(f"{t:7s} {int(r['people']):6d} {int(r['images']):6d} | {cols} | {r['thermal_stronger']:16.0%} "
-                     f"| {r['thermal_brighter']:16.0%}")
+                     f"| {r['thermal_brighter']:16.0%} | {r['thermal_noise']:10.2f} DN")
     return "\n".join(lines)

@@ -64,6 +64,10 @@ class WorldPhysics:
     thermal_blur_px: float = 1.0
     thermal_netd_k: float = 0.05  # temporal noise sigma
     thermal_column_fpn_k: float = 0.15  # fixed-pattern column noise sigma (per drive)
+    # Per-drive factor on both noises above. The default camera gives ~1 grey level of pixel noise in its
+    # 8-bit frames (`lsi data stats`, "thermal noise"); real FLIR ADAS frames (RoadScene) ~4: automotive
+    # cores run hotter, their detail enhancement and JPEG add to it.
+    thermal_noise_gain: tuple[float, float] = (1.0, 1.0)
     thermal_agc_percentiles: tuple[float, float] = (1.0, 99.0)  # per-frame linear AGC to 0..255
     # Automotive LWIR cores (e.g. FLIR ADAS's Tau 2) map to 8 bit by plateau histogram equalization, not
     # linearly, and add "digital detail enhancement" (a local high-pass boost that draws bright and dark
@@ -108,7 +112,7 @@ class WorldPhysics:
         for name in ("air_day_c", "air_night_c", "person_day_delta_k", "person_night_delta_k",
                      "sunlit_surface_delta_k", "night_ambient", "lamp_pool", "clothing_albedo",
                      "thermal_agc_percentiles", "ground_shadow_fraction", "thermal_equalize_mix",
-                     "thermal_dde_gain"):
+                     "thermal_dde_gain", "thermal_noise_gain"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"physics.{name}={getattr(self, name)} must be (low, high) with low <= high")
@@ -120,6 +124,8 @@ class WorldPhysics:
         lo, hi = self.thermal_equalize_mix
         if not 0.0 <= lo <= hi <= 1.0:
             raise ValueError(f"physics.thermal_equalize_mix={self.thermal_equalize_mix} must be within [0, 1]")
+        if self.thermal_noise_gain[0] < 0:
+            raise ValueError(f"physics.thermal_noise_gain={self.thermal_noise_gain} must be >= 0")
         if self.thermal_dde_gain[0] < 0 or self.thermal_plateau <= 0 or self.thermal_dde_sigma_px <= 0:
             raise ValueError("physics.thermal_dde_gain must be >= 0, thermal_plateau and thermal_dde_sigma_px > 0")
         for name in ("full_well_e", "exposure_target", "max_exposure_gain", "max_digital_gain"):

@@ -29,6 +29,7 @@ from .synthetic_render import (
 )
 
 SLICE_STREAM = 4242  # third seed word of the per-drive stream that picks the RGB-only slice
+NOISE_STREAM = 3333  # third seed word of the per-drive thermal noise factor (physics.thermal_noise_gain)
 VARIETY_STREAM = 2222  # third seed word of the per-drive stream of the transfer knobs (rig, figures, sensors)
 
 if TYPE_CHECKING:
@@ -89,7 +90,9 @@ class DriveSimulator:
         rows = np.arange(cfg.height, dtype=np.float32)
         ground_row = np.maximum(rows, self.layout.horizon + max(1, cfg.height // 60))  # buildings: their base
         self.row_disparity = np.rint(self._disparity(ground_row)).astype(np.int64)
-        self.thermal_camera = ThermalCamera(self.phys, cfg.height, cfg.width, rng, cfg.noise,
+        # The thermal noise factor has a stream of its own: a world without it is the same frame for frame.
+        noise_gain = uniform(np.random.default_rng([cfg.seed, plan.index, NOISE_STREAM]), self.phys.thermal_noise_gain)
+        self.thermal_camera = ThermalCamera(self.phys, cfg.height, cfg.width, rng, cfg.noise * noise_gain,
                                             uniform(vrng, self.phys.thermal_equalize_mix),
                                             uniform(vrng, self.phys.thermal_dde_gain))
         cast = cfg.rgb_color_cast
