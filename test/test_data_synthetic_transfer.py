@@ -113,7 +113,54 @@ def test_transfer_knobs_change_appearance_not_the_scene() -> None:
     assert not np.array_equal(a.rgb, b.rgb) and not np.array_equal(a.thermal, b.thermal)
 
 
-@pytest.mark.parametrize("bad", [dict(horizon_range=(0.6, 0.4)), dict(frontal_fraction=1.5),
+def test_a_rider_sits_on_a_bicycle_as_tall_as_a_walker_and_wider() -> None:
+    from lsi_perception.data.synthetic_render import rider_patch
+
+    walker_w, walker_h = _mask_extent("side")
+    for phase in np.linspace(0.0, 2 * np.pi, 7):
+        person, bike, fx, fy = rider_patch(100.0, float(phase), 1, hair=True, hands=True)
+        ys, xs = np.nonzero(person)
+        assert 0.85 * walker_h <= ys.max() - ys.min() + 1 <= 1.05 * walker_h  # seated, the head about as high
+        assert xs.max() - xs.min() + 1 >= 1.6 * walker_w  # leaning to the handlebar
+        bys, bxs = np.nonzero(bike)
+        assert bys.max() >= fy - 2 and bxs.min() < xs.min() and bxs.max() > xs.max()  # wheels on the ground, either side
+        assert ys.max() < fy - 1  # the feet are on the pedals, off the ground
+    # cranks turn: the legs are drawn differently half a turn apart; facing left mirrors the rider
+    a, _, _, _ = rider_patch(100.0, 0.0, 1)
+    b, _, _, _ = rider_patch(100.0, np.pi / 2, 1)
+    left, _, _, _ = rider_patch(100.0, 0.0, -1)
+    assert not np.array_equal(a == PART_PANTS, b == PART_PANTS)
+    assert abs(int((left > 0).sum()) - int((a > 0).sum())) <= 0.03 * (a > 0).sum()
+    assert np.nonzero(a == PART_SKIN)[1].mean() > np.nonzero(left == PART_SKIN)[1].mean()  # head leads
+
+
+def test_riders_ride_bicycles_in_the_world_and_are_labelled_people() -> None:
+    """rider_fraction puts people on bicycles (drawn as occluders), from a stream of its own: the same
+    people start in the same places; with 0 the world is what it was."""
+    from lsi_perception.data.synthetic_render import OCCLUDER_ID
+
+    base = SyntheticConfig(seed=3, noise=0.0, **SMALL)
+    riders = SyntheticConfig(seed=3, noise=0.0, **SMALL, rider_fraction=1.0)
+    (plan, *_) = plan_drives(base)
+    walkers, cyclists = DriveSimulator(base, plan), DriveSimulator(riders, plan)
+    assert [p.x for p in walkers.people] == [p.x for p in cyclists.people] and all(p.rider for p in cyclists.people)
+    assert all(abs(c.vx) > 2 * abs(w.vx) for w, c in zip(walkers.people, cyclists.people))
+    a = next(iter(generate_drive(base, plan, keep_instance_map=True)))
+    b = next(iter(generate_drive(riders, plan, keep_instance_map=True)))
+    assert len(b.objects) > 0
+    under = 0
+    for o in b.objects:  # the label box is the rider's own pixels; the bicycle is below and beside it
+        ys, xs = np.nonzero(b.instance_map == o.instance_id)
+        x1, y1, x2, y2 = o.box
+        assert xs.min() >= x1 - 0.5 and xs.max() + 1 <= x2 + 0.5 and ys.max() + 1 <= y2 + 0.5
+        y, x = min(int(y2) + 1, b.instance_map.shape[0] - 1), int((x1 + x2) / 2)
+        under += bool((b.instance_map[max(0, y - 3): y + 1, max(0, int(x1) - 3): int(x2) + 3] == OCCLUDER_ID).any())
+    assert under >= 0.5 * len(b.objects)
+    again = next(iter(generate_drive(SyntheticConfig(seed=3, noise=0.0, **SMALL, rider_fraction=0.0), plan)))
+    assert np.array_equal(a.rgb, again.rgb) and np.array_equal(a.thermal, again.thermal)
+
+
+@pytest.mark.parametrize("bad", [dict(horizon_range=(0.6, 0.4)), dict(frontal_fraction=1.5), dict(rider_fraction=-0.1),
                                  dict(sensor_jpeg_quality=(0, 90)), dict(height_per_row_range=(0.0, 1.0)),
                                  dict(physics=WorldPhysics(thermal_equalize_mix=(0.5, 1.5)))])
 def test_bad_transfer_knobs_are_refused(bad: dict) -> None:

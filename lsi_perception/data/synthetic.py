@@ -96,6 +96,9 @@ class SyntheticConfig:
     figure_variety: bool = False  # hair, bare hands, coats and skirts, bags; per-part thermal (below)
     part_thermal_spread_k: float = 0.0  # with figure_variety: coats up to this much colder, legs +-half of it
     clutter_variety: bool = False  # street furniture: trees, bollards, signs, traffic lights and bins among the poles
+    # Share of people who ride a bicycle (side view, 2.5-5 m/s), labelled "person" as FLIR ADAS labels riders
+    # (KAIST's "cyclist" is an ignore region, so a box on a rider costs nothing there). Own stream: 0 = as before.
+    rider_fraction: float = 0.0
     sensor_jpeg_quality: tuple[int, int] = (0, 0)  # per-frame JPEG round trip of both images (0 = none)
     rgb_color_cast: float = 0.0  # per-drive white-balance gains 1 +- this per channel
     physics: WorldPhysics = field(default_factory=WorldPhysics)  # the world's temperatures, light, cameras
@@ -122,6 +125,8 @@ class SyntheticConfig:
             raise ValueError(f"height_per_row_range {self.height_per_row_range} must satisfy 0 < low <= high")
         if not 0.0 <= self.frontal_fraction <= 1.0:
             raise ValueError(f"frontal_fraction={self.frontal_fraction} must be in [0, 1]")
+        if not 0.0 <= self.rider_fraction <= 1.0:
+            raise ValueError(f"rider_fraction={self.rider_fraction} must be in [0, 1]")
         lo, hi = self.sensor_jpeg_quality
         if (lo, hi) != (0, 0) and not 1 <= lo <= hi <= 100:
             raise ValueError(f"sensor_jpeg_quality {self.sensor_jpeg_quality} must be (0, 0) or 1 <= low <= high <= 100")

@@ -93,6 +93,11 @@ class Pedestrian:
     legs_dk: float = -0.5
     hair_dk: float = -3.0
     bag_temp: float = 15.0
+    # A rider on a bicycle (side view only): the person pedals (``phase`` turns the cranks) and the bicycle
+    # is drawn under them as street furniture (OCCLUDER_ID), not as part of the person's box.
+    rider: bool = False
+    bike_rgb: tuple[float, float, float] = (0.2, 0.2, 0.2)
+    bike_temp: float = 15.0  # C: frame and tyres, near the air's or the shade's temperature
 
 
 @dataclass
@@ -237,6 +242,80 @@ def person_patch(height: float, phase: float, facing: int, view: str = "side", c
     return patch, fx, fy
 
 
+def _knee(hip: tuple[float, float], foot: tuple[float, float], segment: float, facing: int) -> tuple[float, float]:
+    """The knee of a two-segment leg from ``hip`` to ``foot``, bent toward ``facing`` (+1 right, -1 left)."""
+    dx, dy = foot[0] - hip[0], foot[1] - hip[1]
+    d = max(float(np.hypot(dx, dy)), 1e-6)
+    reach = min(d, 2.0 * segment * 0.999)
+    along, out = reach / 2.0, float(np.sqrt(max(segment ** 2 - (reach / 2.0) ** 2, 0.0)))
+    ux, uy = dx / d, dy / d  # along hip -> foot
+    nx, ny = -uy, ux  # a normal to it; flipped to point the knee forward
+    if nx * facing < 0:
+        nx, ny = uy, -ux
+    return hip[0] + ux * along + nx * out, hip[1] + uy * along + ny * out
+
+
+def rider_patch(height: float, phase: float, facing: int, hair: bool = False,
+                hands: bool = False) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Label patch of a person ``height`` px tall (standing) riding a bicycle, in profile, and the bicycle's mask.
+
+    Proportions of a 1.7 m adult on a city bike (wheels 0.7 m, wheelbase 1.05 m, saddle 0.95 m up): the
+    rider sits on the saddle, leans forward to the handlebar and pedals, ``phase`` being the crank angle;
+    the top of the head is about as high as a walker's. ``facing`` +1 rides right. Returns (person labels
+    uint8 PART_*, bicycle mask uint8 1 frame / 2 tyre, foot_x, foot_y): (foot_x, foot_y) is the point on
+    the ground under the cranks.
+    """
+    h = max(float(height), 4.0)
+    ph, pw = int(np.ceil(1.06 * h)) + 4, int(np.ceil(1.1 * h)) + 4
+    fx, fy = pw / 2.0, ph - 2.0
+    labels = np.zeros((ph, pw), np.uint8)
+    bike = np.zeros((ph, pw), np.uint8)
+    f = float(facing)
+
+    def line(img, p0, p1, value, width):
+        cv2.line(img, _pt(*p0), _pt(*p1), value, max(1, int(round(width))), cv2.LINE_8, _SUBPIXEL_BITS)
+
+    wheel_r, tyre_w = 0.2 * h, max(1.0, 0.02 * h)
+    rear, front = (fx - 0.31 * h * f, fy - wheel_r), (fx + 0.31 * h * f, fy - wheel_r)
+    crank = (fx, fy - 0.17 * h)
+    saddle = (fx - 0.1 * h * f, fy - 0.56 * h)
+    bar = (fx + 0.25 * h * f, fy - 0.62 * h)
+    head_tube = (fx + 0.23 * h * f, fy - 0.5 * h)
+    for hub in (rear, front):
+        cv2.circle(bike, _pt(*hub), int(round(wheel_r * _SUB)), 2, max(1, int(round(tyre_w))), cv2.LINE_8, _SUBPIXEL_BITS)
+    tube = max(1.0, 0.018 * h)
+    for a, b in ((rear, crank), (crank, saddle), (saddle, head_tube), (crank, head_tube), (head_tube, front),
+                 (head_tube, bar), (rear, saddle)):
+        line(bike, a, b, 1, tube)
+    # The rider: hips on the saddle, feet on the pedals, torso leaning forward, hands on the bar.
+    leg_w, arm_w = max(1, int(round(0.085 * h))), max(1, int(round(0.06 * h)))
+    hip = (saddle[0], saddle[1] - 0.03 * h)
+    shoulder = (hip[0] + 0.17 * h * f, hip[1] - 0.27 * h)
+    for angle in (phase, phase + np.pi):
+        pedal = (crank[0] + 0.1 * h * np.cos(angle), crank[1] + 0.1 * h * np.sin(angle))
+        knee = _knee(hip, pedal, 0.25 * h, facing)
+        line(labels, hip, knee, PART_PANTS, leg_w)
+        line(labels, knee, pedal, PART_PANTS, leg_w)
+    quad = np.array([_pt(shoulder[0] - 0.09 * h, shoulder[1]), _pt(shoulder[0] + 0.09 * h, shoulder[1]),
+                     _pt(hip[0] + 0.085 * h, hip[1] + 0.03 * h), _pt(hip[0] - 0.085 * h, hip[1] + 0.03 * h)], np.int32)
+    cv2.fillConvexPoly(labels, quad, PART_SHIRT, cv2.LINE_8, _SUBPIXEL_BITS)
+    elbow = ((shoulder[0] + bar[0]) / 2.0, (shoulder[1] + bar[1]) / 2.0 + 0.03 * h)
+    line(labels, shoulder, elbow, PART_SHIRT, arm_w)
+    line(labels, elbow, bar, PART_SHIRT, arm_w)
+    if hands:
+        cv2.circle(labels, _pt(*bar), int(round(0.03 * h * _SUB)), PART_SKIN, -1, cv2.LINE_8, _SUBPIXEL_BITS)
+    neck_top = (shoulder[0] + 0.04 * h * f, shoulder[1] - 0.06 * h)
+    line(labels, shoulder, neck_top, PART_SKIN, 0.05 * h)
+    r = 0.065 * h
+    head = (neck_top[0] + 0.02 * h * f, neck_top[1] - 0.05 * h)
+    cv2.circle(labels, _pt(*head), int(round(r * _SUB)), PART_SKIN, -1, cv2.LINE_8, _SUBPIXEL_BITS)
+    if hair:
+        cap = (head[0] - 0.25 * r * f, head[1] - 0.35 * r)
+        cv2.ellipse(labels, _pt(*cap), (int(round(r * _SUB)), int(round(0.7 * r * _SUB))), 0, 180, 360, PART_HAIR, -1,
+                    cv2.LINE_8, _SUBPIXEL_BITS)
+    return labels, bike, fx, fy
+
+
 def _paste(target: np.ndarray, mask: np.ndarray, values: np.ndarray, x0: int, y0: int) -> int:
     """Write ``values[mask]`` into ``target`` with the patch's top-left at (x0, y0); returns pixels inside."""
     H, W = target.shape[:2]
@@ -258,8 +337,12 @@ def draw_person(layers: FrameLayers, person: Pedestrian, x: float, height: float
     A person without ``thermal_visible`` is drawn (with its shadow) in RGB and the instance map only.
     """
     facing = 1 if person.vx >= 0 else -1
-    labels, fx, fy = person_patch(height, person.phase, facing, person.view, person.coat, person.bag, person.hair,
-                                  person.hands)
+    bike = None
+    if person.rider:
+        labels, bike, fx, fy = rider_patch(height, person.phase, facing, person.hair, person.hands)
+    else:
+        labels, fx, fy = person_patch(height, person.phase, facing, person.view, person.coat, person.bag, person.hair,
+                                      person.hands)
     mask = labels > 0
     x0, y0 = int(round(x - fx)), int(round(person.foot_y - fy))
     ys, xs = np.nonzero(mask)
@@ -292,6 +375,15 @@ def draw_person(layers: FrameLayers, person: Pedestrian, x: float, height: float
                       clothes + person.hair_dk, person.bag_temp], np.float32)
     th_patch = temps[labels] + 0.3 * (stripes - 1.0)
     ids = np.full(labels.shape, instance_id, np.uint16)
+    if bike is not None:  # the bicycle first, where the rider does not cover it; it hides what is behind
+        frame = (bike > 0) & ~mask
+        bike_rgb = np.where((bike == 2)[..., None], np.float32(0.04), np.asarray(person.bike_rgb, np.float32))
+        _paste(layers.rgb, frame, (bike_rgb * light).astype(np.float32), x0, y0)
+        _paste(layers.instance_map, frame, np.full(labels.shape, OCCLUDER_ID, np.uint16), x0, y0)
+        if person.thermal_visible:
+            tyre_warmth = np.where(bike == 2, np.float32(1.0), np.float32(0.0))  # rolling tyres run a little warm
+            _paste(layers.thermal, frame, (person.bike_temp + tyre_warmth).astype(np.float32),
+                   int(round(x + th_dx - fx)), y0)
     in_frame = _paste(layers.rgb, mask, rgb_patch, x0, y0)
     _paste(layers.instance_map, mask, ids, x0, y0)
     if person.thermal_visible:

@@ -31,6 +31,7 @@ from .synthetic_render import (
 SLICE_STREAM = 4242  # third seed word of the per-drive stream that picks the RGB-only slice
 NOISE_STREAM = 3333  # third seed word of the per-drive thermal noise factor (physics.thermal_noise_gain)
 VARIETY_STREAM = 2222  # third seed word of the per-drive stream of the transfer knobs (rig, figures, sensors)
+RIDER_STREAM = 5555  # third seed word of the per-drive stream that picks and shapes the riders (rider_fraction)
 
 if TYPE_CHECKING:
     from .synthetic import DrivePlan, SyntheticConfig
@@ -72,6 +73,7 @@ class DriveSimulator:
         # Who has no thermal signature comes from a stream of its own: the world is otherwise the same.
         self.slice_rng = np.random.default_rng([cfg.seed, plan.index, SLICE_STREAM])
         self.variety_rng = vrng = np.random.default_rng([cfg.seed, plan.index, VARIETY_STREAM])
+        self.rider_rng = np.random.default_rng([cfg.seed, plan.index, RIDER_STREAM])
         self.layout = SceneLayout.for_size(cfg.height, cfg.width, uniform(vrng, cfg.horizon_range),
                                            uniform(vrng, cfg.height_per_row_range))
         self.scale = cfg.height / 512.0
@@ -191,7 +193,19 @@ class DriveSimulator:
             thermal_visible=not hidden,
         )
         self._vary_figure(person)
+        if self.cfg.rider_fraction > 0 and self.rider_rng.random() < self.cfg.rider_fraction:
+            self._make_rider(person)
         return person
+
+    def _make_rider(self, person: Pedestrian) -> None:
+        """Put ``person`` on a bicycle: side view, riding along the street, cranks turning (own stream)."""
+        rrng, clim = self.rider_rng, self.climate
+        person.rider, person.view, person.coat, person.bag = True, "side", 0.0, False
+        person.vx = (1.0 if person.vx >= 0 else -1.0) * float(rrng.uniform(0.075, 0.15))  # 2.5-5 m/s at 20 Hz
+        person.vy = float(rrng.normal(0.0, 0.0005)) * self.cfg.height
+        person.phase_rate = float(rrng.uniform(0.3, 0.5))  # crank: 60-95 rpm at 20 Hz
+        person.bike_rgb = tuple(float(v) for v in rrng.uniform(0.03, 0.7, 3))
+        person.bike_temp = (clim.shade if clim.is_day else clim.air) + float(rrng.uniform(-1.0, 2.0))
 
     def _vary_figure(self, person: Pedestrian) -> None:
         """The transfer knobs' figure: view, coat, bag, hair, hands, per-part thermal (from their own stream)."""
