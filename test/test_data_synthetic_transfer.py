@@ -113,6 +113,22 @@ def test_transfer_knobs_change_appearance_not_the_scene() -> None:
     assert not np.array_equal(a.rgb, b.rgb) and not np.array_equal(a.thermal, b.thermal)
 
 
+def test_warm_clutter_by_day_spans_the_knob_over_shade() -> None:
+    """physics.clutter_day_delta_k sets the day temperature of the street furniture (not of lamp poles)."""
+    warm = WorldPhysics(clutter_day_delta_k=(6.0, 12.0))
+    cfg = SyntheticConfig(seed=4, **SMALL, clutter_variety=True, poles_per_view=8.0, day_fraction=1.0, physics=warm)
+    seen = 0
+    for plan in plan_drives(cfg):
+        sim = DriveSimulator(cfg, plan)
+        for q in sim.poles:
+            if q.kind != "pole":
+                assert 6.0 <= q.temp - sim.climate.shade <= 12.0
+                seen += 1
+    assert seen >= 5
+    with pytest.raises(ValueError, match="clutter_day_delta_k"):
+        WorldPhysics(clutter_day_delta_k=(5.0, 1.0)).validate()
+
+
 def test_a_rider_sits_on_a_bicycle_as_tall_as_a_walker_and_wider() -> None:
     from lsi_perception.data.synthetic_render import rider_patch
 

@@ -53,6 +53,10 @@ class WorldPhysics:
     # Clear sky's effective radiant temperature is 20-40 K below air (e.g. Berdahl & Martin, 1984).
     sky_delta_k: tuple[float, float] = (-40.0, -20.0)
     engine_c: tuple[float, float] = (60.0, 95.0)  # hood / grille of a running car
+    # With clutter_variety, by day: the street furniture's temperature over shade, drawn per item (None: in the
+    # sun or in the shade like the street, +-1 K). On RoadScene / FLIR ADAS frames sun-warmed trunks, posts and
+    # bins are as bright as the people, and they are where a warm-day model's false boxes stand.
+    clutter_day_delta_k: tuple[float, float] | None = None
     surface_texture_k: float = 2.0  # amplitude of temperature texture on ground and walls (patches, stains)
     sunlit_wall_probability: float = 0.5  # by day, share of building walls in the sun
     ground_shadow_fraction: tuple[float, float] = (0.2, 0.6)  # by day, share of ground in building shadow
@@ -116,6 +120,8 @@ class WorldPhysics:
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"physics.{name}={getattr(self, name)} must be (low, high) with low <= high")
+        if self.clutter_day_delta_k is not None and self.clutter_day_delta_k[0] > self.clutter_day_delta_k[1]:
+            raise ValueError(f"physics.clutter_day_delta_k={self.clutter_day_delta_k} must be (low, high) with low <= high")
         if not 0.1 <= self.thermal_native_scale <= 1.0:
             raise ValueError(f"physics.thermal_native_scale={self.thermal_native_scale} must be in [0.1, 1]")
         lo, hi = self.thermal_agc_percentiles

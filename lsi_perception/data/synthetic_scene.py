@@ -143,7 +143,10 @@ class DriveSimulator:
         item.lamp_on = item.kind == "traffic_light"
         item.signal_green = bool(vrng.random() < 0.5)
         item.rgb = tuple(float(v) for v in vrng.uniform(0.05, 0.45) * vrng.uniform(0.7, 1.0, 3))
-        if clim.is_day:
+        if clim.is_day and self.phys.clutter_day_delta_k is not None:
+            item.temp = clim.shade + float(uniform(vrng, self.phys.clutter_day_delta_k))
+            item.crown_temp = clim.shade + float(vrng.uniform(-2.0, 1.0))
+        elif clim.is_day:
             item.temp = float(clim.sunlit if vrng.random() < 0.5 else clim.shade) + float(vrng.uniform(-1, 1))
             item.crown_temp = clim.shade + float(vrng.uniform(-2.0, 1.0))
         else:  # trunks and bins keep some of the day's heat; leaves and panels are at or below air
