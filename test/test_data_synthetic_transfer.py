@@ -169,7 +169,7 @@ def test_riders_ride_bicycles_in_the_world_and_are_labelled_people() -> None:
         ys, xs = np.nonzero(b.instance_map == o.instance_id)
         x1, y1, x2, y2 = o.box
         assert xs.min() >= x1 - 0.5 and xs.max() + 1 <= x2 + 0.5 and ys.max() + 1 <= y2 + 0.5
-        y, x = min(int(y2) + 1, b.instance_map.shape[0] - 1), int((x1 + x2) / 2)
+        y = min(int(y2) + 1, b.instance_map.shape[0] - 1)
         under += bool((b.instance_map[max(0, y - 3): y + 1, max(0, int(x1) - 3): int(x2) + 3] == OCCLUDER_ID).any())
     assert under >= 0.5 * len(b.objects)
     again = next(iter(generate_drive(SyntheticConfig(seed=3, noise=0.0, **SMALL, rider_fraction=0.0), plan)))
