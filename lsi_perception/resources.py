@@ -7,8 +7,8 @@ PACKAGE = "lsi_perception"
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_NAME = "lsi_pvt_b0_synthetic.safetensors"
 # How to rebuild the shipped model: the one wording every "it is missing" error uses.
-RETRAIN_SHIPPED_HINT = ("retrain it with `make model` (lsi train --config config/train_synthetic_sensors.yaml, then "
-                        "lsi train --export-shipped runs/synthetic_sensors_b0/best.safetensors)")
+RETRAIN_SHIPPED_HINT = ("retrain it with `make model` (lsi train --config config/train_synthetic_warm_mid.yaml, then "
+                        "lsi train --export-shipped runs/synthetic_warm_mid_b0/best.safetensors)")
 
 
 def share_dir() -> Path:
@@ -35,7 +35,7 @@ def config_path(name: str) -> Path:
 
 
 def default_checkpoint_path() -> Path:
-    """The small model shipped with the package (trained by ``make model``: config/train_synthetic_sensors.yaml)."""
+    """The small model shipped with the package (trained by ``make model``: config/train_synthetic_warm_mid.yaml)."""
     return share_dir() / "models" / DEFAULT_MODEL_NAME
 
 

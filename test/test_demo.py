@@ -19,7 +19,7 @@ from lsi_perception.testing import make_random_checkpoint
 
 def test_missing_shipped_model_is_a_clear_error_that_says_how_to_train(tmp_path, monkeypatch):
     monkeypatch.setattr("lsi_perception.demo.default_checkpoint_path", lambda: tmp_path / "lsi_pvt_b0_synthetic.safetensors")
-    with pytest.raises(FileNotFoundError, match="lsi train --config config/train_synthetic_sensors.yaml"):
+    with pytest.raises(FileNotFoundError, match="lsi train --config config/train_synthetic_warm_mid.yaml"):
         run_demo(DemoConfig(out_dir=tmp_path / "out"))
     assert not (tmp_path / "out" / "summary.json").exists()
 

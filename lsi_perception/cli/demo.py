@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--world", default=d.world,
                    help="the drives' world: 'plain' (default, the default world) or a training config whose "
-                        "data.synthetic knobs to use (a path or a file in config/, e.g. train_synthetic_sensors.yaml: "
+                        "data.synthetic knobs to use (a path or a file in config/, e.g. train_synthetic_warm_mid.yaml: "
                         "the shipped model's world)")
     p.set_defaults(func=_run)
 

@@ -58,7 +58,7 @@ class DemoConfig:
     seed: int = 7  # no training config uses it: the demo drive is unseen by the shipped model
     # The world the drives are drawn from: "plain" (the default world), or a training config (a file name in
     # config/ or a path) whose data.synthetic knobs are used (frames, size, seed and the day/test split stay
-    # the demo's own), e.g. train_synthetic_sensors.yaml for the shipped model's own world.
+    # the demo's own), e.g. train_synthetic_warm_mid.yaml for the shipped model's own world.
     world: str = "plain"
     node_start_timeout_s: float = 180.0  # model load + warm-up on a slow machine
     drain_timeout_s: float = 30.0  # after the player ends, wait this long for the node's last arrays

@@ -1,6 +1,6 @@
 """Turn a training checkpoint into the model the package ships: fp16 weights, provenance kept.
 
-    lsi train --export-shipped runs/synthetic_sensors_b0/best.safetensors   (make model)
+    lsi train --export-shipped runs/synthetic_warm_mid_b0/best.safetensors   (make model)
     -> models/lsi_pvt_b0_synthetic.safetensors (about half the fp32 size; Detector casts back on load)
 
 The shipped file's provenance is the training provenance (command, git commit, dataset, step,
