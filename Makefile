@@ -40,7 +40,7 @@ lint: setup  ## ruff
 bench: setup  ## benchmarks: model latency/memory, train step, node overhead (writes bench_out/)
 	$(PY) -m lsi_perception.cli bench all --out bench_out
 
-model: setup  ## retrain the shipped model (2 CPU cores: ~50 min after setup, data generation included) and export it to models/ (fp16)
+model: setup  ## retrain the shipped model (2 CPU cores: ~36 min from a fresh clone, setup and data generation included) and export it to models/ (fp16)
 	$(PY) -m lsi_perception.cli train --config config/train_synthetic_warm_mid.yaml
 	$(PY) -m lsi_perception.cli train --export-shipped runs/synthetic_warm_mid_b0/best.safetensors
 
